@@ -1,0 +1,375 @@
+//! Framework-neutral HTTP: parsing the headers this crate reads and mapping
+//! every error to a status code, headers and a JSON body.
+//!
+//! Adapters (axum, actix-web) only copy an [`HttpResponse`] into their own
+//! response type, so both answer byte for byte the same.
+//!
+//! | rejection | status | `WWW-Authenticate` | body `error` |
+//! |---|---|---|---|
+//! | no bearer credential | 401 | `Bearer realm="papyrus"` | `unauthorized` |
+//! | malformed, unknown, wrong tenant, revoked, expired | 401 | `Bearer realm="papyrus", error="invalid_token", …` | `invalid_token` |
+//! | client IP outside the allowlist | 403 | – | `ip_not_allowed` |
+//! | missing scope | 403 | `Bearer realm="papyrus", error="insufficient_scope", scope="…"` | `insufficient_scope` |
+//! | missing or malformed `X-Tenant-Id` | 400 | – | `invalid_request` |
+//! | store failure | 503 | – (`Retry-After: 5`) | `temporarily_unavailable` |
+//!
+//! Unknown, wrong-tenant, revoked and expired credentials get the very same
+//! response, so a caller cannot probe which keys exist or what state they are
+//! in. See RFC 6750 §3.
+
+use serde_json::{Value, json};
+
+use crate::{ApiKeyError, AuthError, Rejection, TenantId};
+
+/// The realm named in `WWW-Authenticate` challenges.
+pub const REALM: &str = "papyrus";
+
+/// The longest `Authorization` header value read; longer ones are malformed.
+pub const MAX_AUTHORIZATION_LEN: usize = 4096;
+
+/// The name of the tenant header.
+pub const TENANT_HEADER: &str = "X-Tenant-Id";
+
+/// A response in framework-neutral form: status, headers and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers, including `Content-Type`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body (JSON).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// A JSON response.
+    pub fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type", "application/json".to_owned()),
+                ("Cache-Control", "no-store".to_owned()),
+            ],
+            body: body.to_string(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value (RFC 6750
+/// §2.1). The scheme is case-insensitive; the token must be a `b64token`.
+///
+/// # Errors
+///
+/// [`Rejection::MissingCredentials`] when there is no header or another
+/// scheme; [`Rejection::Malformed`] when the token is empty, too long or has
+/// characters a `b64token` may not.
+///
+/// # Examples
+///
+/// ```
+/// use papyrus_auth::{Rejection, http::bearer_token};
+///
+/// assert_eq!(bearer_token(Some("Bearer abc.def")), Ok("abc.def"));
+/// assert_eq!(bearer_token(Some("bearer abc")), Ok("abc"));
+/// assert_eq!(bearer_token(None), Err(Rejection::MissingCredentials));
+/// assert_eq!(bearer_token(Some("Basic dXNlcjpwYXNz")), Err(Rejection::MissingCredentials));
+/// assert_eq!(bearer_token(Some("Bearer a b")), Err(Rejection::Malformed));
+/// ```
+pub fn bearer_token(header: Option<&str>) -> Result<&str, Rejection> {
+    let header = header.ok_or(Rejection::MissingCredentials)?;
+    if header.len() > MAX_AUTHORIZATION_LEN {
+        return Err(Rejection::Malformed);
+    }
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Rejection::MissingCredentials);
+    }
+    let token = rest.trim_matches(' ');
+    let body = token.trim_end_matches('=');
+    let valid = !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if valid {
+        Ok(token)
+    } else {
+        Err(Rejection::Malformed)
+    }
+}
+
+/// The tenant named by an `X-Tenant-Id` header value.
+///
+/// # Errors
+///
+/// [`Rejection::MissingTenant`] when absent or blank, [`Rejection::InvalidTenant`]
+/// when not a valid [`TenantId`].
+pub fn tenant_from_header(value: Option<&str>) -> Result<TenantId, Rejection> {
+    match value.map(str::trim) {
+        None | Some("") => Err(Rejection::MissingTenant),
+        Some(v) => TenantId::parse(v).map_err(|_| Rejection::InvalidTenant),
+    }
+}
+
+fn error_body(error: &str, description: &str) -> Value {
+    json!({ "error": error, "error_description": description })
+}
+
+/// The response for a refused credential (see the [module table](self)).
+pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
+    match rejection {
+        Rejection::MissingCredentials => HttpResponse::json(
+            401,
+            &error_body(
+                "unauthorized",
+                "expected an Authorization: Bearer credential",
+            ),
+        )
+        .with_header("WWW-Authenticate", format!("Bearer realm=\"{REALM}\"")),
+        Rejection::MissingTenant => HttpResponse::json(
+            400,
+            &error_body("invalid_request", "missing X-Tenant-Id header"),
+        ),
+        Rejection::InvalidTenant => HttpResponse::json(
+            400,
+            &error_body(
+                "invalid_request",
+                "X-Tenant-Id must be 1 to 63 of a-z, 0-9 and -, not starting or ending with -",
+            ),
+        ),
+        Rejection::Malformed
+        | Rejection::Unknown
+        | Rejection::WrongTenant
+        | Rejection::Revoked
+        | Rejection::Expired => {
+            let description = "the credential is invalid, expired or revoked";
+            HttpResponse::json(401, &error_body("invalid_token", description)).with_header(
+                "WWW-Authenticate",
+                format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""),
+            )
+        }
+        Rejection::IpNotAllowed => HttpResponse::json(
+            403,
+            &error_body(
+                "ip_not_allowed",
+                "the client IP is not in this key's allowlist",
+            ),
+        ),
+        Rejection::InsufficientScope { missing } => {
+            let mut body = error_body(
+                "insufficient_scope",
+                "the credential lacks a required scope",
+            );
+            body["scope"] = Value::String(missing.to_string());
+            HttpResponse::json(403, &body).with_header(
+                "WWW-Authenticate",
+                format!(
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{missing}\""
+                ),
+            )
+        }
+    }
+}
+
+/// `503` with a JSON error: the store is down or failing. Never a `401`.
+pub fn unavailable_response() -> HttpResponse {
+    HttpResponse::json(
+        503,
+        &error_body(
+            "temporarily_unavailable",
+            "the credential store is unavailable; retry later",
+        ),
+    )
+    .with_header("Retry-After", "5".to_owned())
+}
+
+/// The response for an [`AuthError`].
+pub fn auth_error_response(error: &AuthError) -> HttpResponse {
+    match error {
+        AuthError::Rejected(r) => rejection_response(r),
+        AuthError::Store(e) => {
+            tracing::error!(error = %e, "store failure during authentication");
+            unavailable_response()
+        }
+    }
+}
+
+/// The response for a key administration error.
+pub fn api_key_error_response(error: &ApiKeyError) -> HttpResponse {
+    match error {
+        ApiKeyError::NotFound => {
+            HttpResponse::json(404, &error_body("not_found", "no such API key"))
+        }
+        ApiKeyError::Invalid(why) => HttpResponse::json(400, &error_body("invalid_request", why)),
+        ApiKeyError::AlreadyRotated { successor } => {
+            let mut body = error_body(
+                "already_rotated",
+                "this key was already rotated; rotate its successor",
+            );
+            body["successor"] = Value::String(successor.to_string());
+            HttpResponse::json(409, &body)
+        }
+        ApiKeyError::Revoked => {
+            HttpResponse::json(409, &error_body("revoked", "this key is revoked"))
+        }
+        ApiKeyError::Store(e) => {
+            tracing::error!(error = %e, "store failure during key administration");
+            unavailable_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    fn body(r: &HttpResponse) -> Value {
+        serde_json::from_str(&r.body).unwrap()
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer_token(Some("Bearer pk_live_x")), Ok("pk_live_x"));
+        assert_eq!(bearer_token(Some("BEARER  abc== ")), Ok("abc=="));
+        assert_eq!(bearer_token(Some("Bearer")), Err(Rejection::Malformed));
+        assert_eq!(bearer_token(Some("Bearer ")), Err(Rejection::Malformed));
+        assert_eq!(bearer_token(Some("Bearer =")), Err(Rejection::Malformed));
+        assert_eq!(bearer_token(Some("Bearer a\"b")), Err(Rejection::Malformed));
+        assert_eq!(bearer_token(Some("Bearer a=b")), Err(Rejection::Malformed));
+        assert_eq!(
+            bearer_token(Some("pk_live_x")),
+            Err(Rejection::MissingCredentials)
+        );
+        assert_eq!(bearer_token(Some("")), Err(Rejection::MissingCredentials));
+        let long = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
+        assert_eq!(bearer_token(Some(&long)), Err(Rejection::Malformed));
+    }
+
+    #[test]
+    fn tenant_header() {
+        assert_eq!(tenant_from_header(Some("acme")).unwrap().as_str(), "acme");
+        assert_eq!(
+            tenant_from_header(None).unwrap_err(),
+            Rejection::MissingTenant
+        );
+        assert_eq!(
+            tenant_from_header(Some(" ")).unwrap_err(),
+            Rejection::MissingTenant
+        );
+        assert_eq!(
+            tenant_from_header(Some("ACME")).unwrap_err(),
+            Rejection::InvalidTenant
+        );
+    }
+
+    #[test]
+    fn invalid_credentials_are_indistinguishable() {
+        let all: Vec<HttpResponse> = [
+            Rejection::Malformed,
+            Rejection::Unknown,
+            Rejection::WrongTenant,
+            Rejection::Revoked,
+            Rejection::Expired,
+        ]
+        .iter()
+        .map(rejection_response)
+        .collect();
+        assert!(all.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(all[0].status, 401);
+        assert!(
+            all[0]
+                .header("www-authenticate")
+                .unwrap()
+                .contains("error=\"invalid_token\"")
+        );
+        assert_eq!(body(&all[0])["error"], "invalid_token");
+    }
+
+    #[test]
+    fn statuses_and_challenges() {
+        let missing = rejection_response(&Rejection::MissingCredentials);
+        assert_eq!(missing.status, 401);
+        assert_eq!(
+            missing.header("WWW-Authenticate"),
+            Some("Bearer realm=\"papyrus\"")
+        );
+
+        let scope = rejection_response(&Rejection::InsufficientScope {
+            missing: "documents:write".parse().unwrap(),
+        });
+        assert_eq!(scope.status, 403);
+        assert_eq!(
+            scope.header("WWW-Authenticate"),
+            Some(
+                "Bearer realm=\"papyrus\", error=\"insufficient_scope\", scope=\"documents:write\""
+            )
+        );
+        assert_eq!(body(&scope)["scope"], "documents:write");
+
+        let ip = rejection_response(&Rejection::IpNotAllowed);
+        assert_eq!((ip.status, ip.header("WWW-Authenticate")), (403, None));
+        assert_eq!(body(&ip)["error"], "ip_not_allowed");
+
+        for r in [Rejection::MissingTenant, Rejection::InvalidTenant] {
+            let resp = rejection_response(&r);
+            assert_eq!(resp.status, 400);
+            assert_eq!(body(&resp)["error"], "invalid_request");
+        }
+
+        let down = auth_error_response(&AuthError::Store(StoreError::unavailable(
+            std::io::Error::other("down"),
+        )));
+        assert_eq!(down.status, 503);
+        assert_eq!(body(&down)["error"], "temporarily_unavailable");
+        assert!(down.header("Retry-After").is_some());
+    }
+
+    #[test]
+    fn descriptions_use_only_rfc6749_characters() {
+        for r in [
+            Rejection::MissingCredentials,
+            Rejection::MissingTenant,
+            Rejection::InvalidTenant,
+            Rejection::Unknown,
+            Rejection::IpNotAllowed,
+            Rejection::InsufficientScope {
+                missing: "a:b".parse().unwrap(),
+            },
+        ] {
+            let b = body(&rejection_response(&r));
+            let d = b["error_description"].as_str().unwrap();
+            assert!(
+                d.bytes().all(|c| c == 0x20
+                    || c == 0x21
+                    || (0x23..=0x5B).contains(&c)
+                    || (0x5D..=0x7E).contains(&c)),
+                "{d}"
+            );
+        }
+    }
+
+    #[test]
+    fn admin_errors() {
+        assert_eq!(api_key_error_response(&ApiKeyError::NotFound).status, 404);
+        assert_eq!(
+            api_key_error_response(&ApiKeyError::Invalid("x")).status,
+            400
+        );
+        assert_eq!(api_key_error_response(&ApiKeyError::Revoked).status, 409);
+    }
+}

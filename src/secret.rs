@@ -1,0 +1,323 @@
+//! Secrets: generation, digests and a redacting wrapper.
+//!
+//! * Every secret this crate hands out (API keys, authorization codes, access
+//!   and refresh tokens, client secrets) is drawn from a CSPRNG: `rand`'s
+//!   thread-local ChaCha12 generator, seeded from the operating system and
+//!   reseeded periodically.
+//! * Secrets are stored only as a [`Digest`]: SHA-256 of the secret, or
+//!   HMAC-SHA-256 keyed with a server-side [`Pepper`] when one is configured.
+//!   The digest records its [`DigestVersion`] so the scheme can change. These
+//!   secrets carry 190 or more bits of entropy, so no slow password hash is
+//!   needed: they are found by digest through an index.
+//! * Digests and secrets compare in constant time ([`subtle`]).
+//! * Plaintext secrets live in newtypes whose `Debug` prints `[redacted]`,
+//!   that have no `Display`, and that are zeroized when dropped.
+
+use std::fmt;
+
+use hmac::{KeyInit, Mac};
+use rand::{RngExt, distr::Alphanumeric};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+macro_rules! secret_string {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        ///
+        /// # Security
+        ///
+        /// `Debug` prints `[redacted]`, there is no `Display`, equality is
+        /// constant-time and the bytes are zeroized on drop. Read the value
+        /// only with [`expose_secret`](Self::expose_secret), at the moment it
+        /// is sent or hashed.
+        pub struct $name(Zeroizing<String>);
+
+        impl $name {
+            /// Wraps a plaintext secret.
+            pub fn new(secret: impl Into<String>) -> Self {
+                Self(Zeroizing::new(secret.into()))
+            }
+
+            /// The plaintext.
+            ///
+            /// # Security
+            ///
+            /// Do not log or store the returned value; store a digest instead.
+            pub fn expose_secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+            }
+        }
+
+        impl Eq for $name {}
+    };
+}
+
+secret_string! {
+    /// A plaintext API key (`pk_live_…`), as returned once at creation.
+    #[derive(Clone)]
+    ApiKeySecret
+}
+
+secret_string! {
+    /// A server-side secret mixed into every digest (HMAC-SHA-256 key).
+    ///
+    /// With a pepper configured, a stolen copy of the database is not enough to
+    /// test guessed keys offline.
+    Pepper
+}
+
+/// How a [`Digest`] was computed. Stored beside every digest so that the
+/// scheme can change without invalidating existing records silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DigestVersion {
+    /// Plain SHA-256 of the secret (version 1).
+    Sha256,
+    /// HMAC-SHA-256 of the secret keyed with the server's [`Pepper`] (version 2).
+    HmacSha256,
+}
+
+impl DigestVersion {
+    /// The version's number, as stored in databases.
+    pub fn as_u8(self) -> u8 {
+        match self {
+            Self::Sha256 => 1,
+            Self::HmacSha256 => 2,
+        }
+    }
+
+    /// The version with that number.
+    pub fn from_u8(n: u8) -> Option<Self> {
+        match n {
+            1 => Some(Self::Sha256),
+            2 => Some(Self::HmacSha256),
+            _ => None,
+        }
+    }
+}
+
+/// A secret's stored form: 32 digest bytes and the [`DigestVersion`].
+///
+/// Equality is constant-time and covers the version; `Hash` covers the bytes,
+/// so a `Digest` indexes a map directly.
+#[derive(Clone, Copy)]
+pub struct Digest {
+    version: DigestVersion,
+    bytes: [u8; 32],
+}
+
+impl Digest {
+    /// Rebuilds a digest read back from storage.
+    pub fn from_parts(version: DigestVersion, bytes: [u8; 32]) -> Self {
+        Self { version, bytes }
+    }
+
+    /// How the digest was computed.
+    pub fn version(&self) -> DigestVersion {
+        self.version
+    }
+
+    /// The digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    /// The digest bytes as lowercase hex (for text columns and logs).
+    pub fn to_hex(&self) -> String {
+        let mut s = String::with_capacity(64);
+        for b in self.bytes {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        s
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl PartialEq for Digest {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.bytes.ct_eq(&other.bytes)) && self.version == other.version
+    }
+}
+
+impl Eq for Digest {}
+
+impl std::hash::Hash for Digest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A digest is not a secret, but a short form keeps logs readable.
+        write!(f, "Digest({:?}, {}…)", self.version, &self.to_hex()[..12])
+    }
+}
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Digest", 2)?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("hex", &self.to_hex())?;
+        st.end()
+    }
+}
+
+/// Computes [`Digest`]s of secrets: SHA-256, or HMAC-SHA-256 with a pepper.
+///
+/// # Examples
+///
+/// ```
+/// use papyrus_auth::{DigestVersion, Pepper, SecretHasher};
+///
+/// let plain = SecretHasher::sha256();
+/// assert_eq!(plain.digest(b"abc").version(), DigestVersion::Sha256);
+///
+/// let peppered = SecretHasher::with_pepper(&Pepper::new("server-side secret"));
+/// assert_eq!(peppered.digest(b"abc").version(), DigestVersion::HmacSha256);
+/// assert_ne!(plain.digest(b"abc"), peppered.digest(b"abc"));
+/// ```
+#[derive(Clone)]
+pub struct SecretHasher {
+    mac: Option<hmac::Hmac<Sha256>>,
+}
+
+impl SecretHasher {
+    /// Plain SHA-256 digests ([`DigestVersion::Sha256`]).
+    pub fn sha256() -> Self {
+        Self { mac: None }
+    }
+
+    /// HMAC-SHA-256 digests keyed with `pepper` ([`DigestVersion::HmacSha256`]).
+    pub fn with_pepper(pepper: &Pepper) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mac =
+            <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(pepper.expose_secret().as_bytes())
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        Self { mac: Some(mac) }
+    }
+
+    /// The version of the digests this hasher makes.
+    pub fn version(&self) -> DigestVersion {
+        if self.mac.is_some() {
+            DigestVersion::HmacSha256
+        } else {
+            DigestVersion::Sha256
+        }
+    }
+
+    /// The digest of `secret`.
+    pub fn digest(&self, secret: &[u8]) -> Digest {
+        match &self.mac {
+            None => Digest::from_parts(DigestVersion::Sha256, Sha256::digest(secret).into()),
+            Some(mac) => {
+                let mut mac = mac.clone();
+                mac.update(secret);
+                Digest::from_parts(
+                    DigestVersion::HmacSha256,
+                    mac.finalize().into_bytes().into(),
+                )
+            }
+        }
+    }
+}
+
+impl Default for SecretHasher {
+    fn default() -> Self {
+        Self::sha256()
+    }
+}
+
+impl fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretHasher")
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `len` characters drawn uniformly from `A-Z a-z 0-9` by the thread-local
+/// CSPRNG: `len * 5.95` bits of entropy.
+pub(crate) fn random_alphanumeric(len: usize) -> String {
+    let mut rng = rand::rng();
+    (&mut rng)
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        let d = SecretHasher::sha256().digest(b"abc");
+        assert_eq!(
+            d.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn hmac_matches_rfc4231_case_2() {
+        let d =
+            SecretHasher::with_pepper(&Pepper::new("Jefe")).digest(b"what do ya want for nothing?");
+        assert_eq!(
+            d.to_hex(),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn digest_equality_covers_version() {
+        let a = Digest::from_parts(DigestVersion::Sha256, [7; 32]);
+        let b = Digest::from_parts(DigestVersion::HmacSha256, [7; 32]);
+        assert_ne!(a, b);
+        assert_eq!(a, Digest::from_parts(DigestVersion::Sha256, [7; 32]));
+        assert_ne!(a, Digest::from_parts(DigestVersion::Sha256, [8; 32]));
+        assert_eq!(
+            DigestVersion::from_u8(a.version().as_u8()),
+            Some(DigestVersion::Sha256)
+        );
+        assert_eq!(DigestVersion::from_u8(9), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_compare_by_value() {
+        let s = ApiKeySecret::new("pk_live_supersecret");
+        assert_eq!(format!("{s:?}"), "ApiKeySecret([redacted])");
+        assert_eq!(format!("{:?}", Pepper::new("p")), "Pepper([redacted])");
+        assert_eq!(s, ApiKeySecret::new("pk_live_supersecret"));
+        assert_ne!(s, ApiKeySecret::new("pk_live_supersecreT"));
+        let h = SecretHasher::with_pepper(&Pepper::new("pepper!"));
+        assert!(!format!("{h:?}").contains("pepper!"));
+    }
+
+    #[test]
+    fn random_strings_are_alphanumeric_and_distinct() {
+        let a = random_alphanumeric(32);
+        let b = random_alphanumeric(32);
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+}
