@@ -14,30 +14,17 @@
 
 #![allow(clippy::expect_used)] // A benchmark whose set-up fails should stop at once.
 
-use std::{
-    future::Future,
-    hint::black_box,
-    pin::pin,
-    sync::Arc,
-    task::{Context, Poll, Waker},
-};
+mod common;
+
+use std::{hint::black_box, sync::Arc};
+
+use common::block_on;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use papyrus_auth::{
     Actor, ApiKeys, AuthRequest, Environment, IpAllowlist, KeyFormat, MemoryApiKeyStore, NewApiKey,
     ScopeSet, SecretHasher, TenantId, TracingAuditSink,
 };
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::yield_now();
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let keys = ApiKeys::new(

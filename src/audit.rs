@@ -1,5 +1,6 @@
-//! The audit log: every key's creation, rotation, revocation and use, and
-//! every refused credential that names a known key.
+//! The audit log: every key's creation, rotation, revocation and use, every
+//! refused credential that names a known key, and the OAuth server's codes,
+//! tokens, rotations, replays and revocations.
 //!
 //! Services emit [`AuditEvent`]s to an [`AuditSink`]. An [`AuditLog`] is a
 //! sink that can also be read back, per tenant and per key. Events never
@@ -16,7 +17,11 @@ use dashmap::DashMap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::{Rejection, ScopeSet, StoreError, TenantId, api_key::KeyId};
+use crate::{
+    Rejection, ScopeSet, StoreError, TenantId,
+    api_key::KeyId,
+    oauth::{ClientId, FamilyId},
+};
 
 /// Who performed an audited action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,6 +39,11 @@ pub enum Actor {
     User {
         /// The user's identifier.
         subject: String,
+    },
+    /// An OAuth client (at the token, revocation or introspection endpoint).
+    Client {
+        /// The client's id.
+        client_id: ClientId,
     },
 }
 
@@ -68,6 +78,58 @@ pub enum AuditEventKind {
         /// Why.
         reason: Rejection,
     },
+    /// An OAuth client was registered.
+    ClientRegistered,
+    /// A client failed to authenticate at the token, revocation or
+    /// introspection endpoint.
+    ClientAuthFailed {
+        /// What was wrong, in words.
+        reason: String,
+    },
+    /// An authorization code was issued after the user's consent.
+    CodeIssued {
+        /// The approved scopes.
+        scopes: ScopeSet,
+    },
+    /// The user declined an authorization request.
+    AuthorizationDenied,
+    /// Tokens were issued for an authorization code.
+    TokensIssued {
+        /// The new token family.
+        family: FamilyId,
+        /// The access token's scopes.
+        scopes: ScopeSet,
+    },
+    /// A refresh token was used and replaced by a new one.
+    RefreshRotated {
+        /// The family.
+        family: FamilyId,
+        /// The new access token's scopes.
+        scopes: ScopeSet,
+    },
+    /// An already-used authorization code was presented again; every token
+    /// issued from it was revoked.
+    CodeReplayDetected {
+        /// The family that was revoked.
+        family: FamilyId,
+        /// How many tokens were revoked.
+        revoked: u64,
+    },
+    /// An already-rotated refresh token was presented again; the whole
+    /// family was revoked.
+    RefreshReuseDetected {
+        /// The family that was revoked.
+        family: FamilyId,
+        /// How many tokens were revoked.
+        revoked: u64,
+    },
+    /// Tokens were revoked on request (RFC 7009).
+    TokensRevoked {
+        /// The family concerned.
+        family: FamilyId,
+        /// How many tokens were revoked.
+        revoked: u64,
+    },
 }
 
 impl AuditEventKind {
@@ -79,7 +141,27 @@ impl AuditEventKind {
             Self::KeyRevoked => "key_revoked",
             Self::KeyUsed => "key_used",
             Self::KeyRejected { .. } => "key_rejected",
+            Self::ClientRegistered => "client_registered",
+            Self::ClientAuthFailed { .. } => "client_auth_failed",
+            Self::CodeIssued { .. } => "code_issued",
+            Self::AuthorizationDenied => "authorization_denied",
+            Self::TokensIssued { .. } => "tokens_issued",
+            Self::RefreshRotated { .. } => "refresh_rotated",
+            Self::CodeReplayDetected { .. } => "code_replay_detected",
+            Self::RefreshReuseDetected { .. } => "refresh_reuse_detected",
+            Self::TokensRevoked { .. } => "tokens_revoked",
         }
+    }
+
+    /// Whether the event reports a refusal or an attack (logged at `WARN`).
+    pub fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            Self::KeyRejected { .. }
+                | Self::ClientAuthFailed { .. }
+                | Self::CodeReplayDetected { .. }
+                | Self::RefreshReuseDetected { .. }
+        )
     }
 }
 
@@ -97,6 +179,10 @@ pub struct AuditEvent {
     pub actor: Actor,
     /// The key concerned, if any.
     pub key_id: Option<KeyId>,
+    /// The OAuth client concerned, if any.
+    pub client_id: Option<ClientId>,
+    /// The user concerned, if any.
+    pub subject: Option<String>,
     /// The client IP of the request, when known.
     pub ip: Option<IpAddr>,
     /// What happened.
@@ -105,23 +191,43 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// A new event.
-    pub fn new(
-        at: OffsetDateTime,
-        tenant: TenantId,
-        actor: Actor,
-        key_id: Option<KeyId>,
-        ip: Option<IpAddr>,
-        kind: AuditEventKind,
-    ) -> Self {
+    /// A new event with no key, client, subject or IP (add them with the
+    /// `with_*` methods).
+    pub fn new(at: OffsetDateTime, tenant: TenantId, actor: Actor, kind: AuditEventKind) -> Self {
         Self {
             at,
             tenant,
             actor,
-            key_id,
-            ip,
+            key_id: None,
+            client_id: None,
+            subject: None,
+            ip: None,
             kind,
         }
+    }
+
+    /// Names the key concerned.
+    pub fn with_key(mut self, key_id: KeyId) -> Self {
+        self.key_id = Some(key_id);
+        self
+    }
+
+    /// Names the client concerned.
+    pub fn with_client(mut self, client_id: ClientId) -> Self {
+        self.client_id = Some(client_id);
+        self
+    }
+
+    /// Names the user concerned.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Records the client IP.
+    pub fn with_ip(mut self, ip: Option<IpAddr>) -> Self {
+        self.ip = ip;
+        self
     }
 }
 
@@ -129,13 +235,31 @@ impl AuditEvent {
 ///
 /// # Errors
 ///
-/// A sink that cannot record an event returns a [`StoreError`]; the
-/// operation that emitted it fails with that error, so that no audited action
-/// goes unrecorded.
+/// A sink that cannot record an event returns a [`StoreError`]. Services emit
+/// events after the audited change is committed, so the change stands: the
+/// failure is logged at `ERROR` (target `papyrus_auth::audit`, with the
+/// event's kind and tenant) and the call succeeds. A database sink that
+/// writes in the same transaction as the change avoids the gap.
 #[async_trait]
 pub trait AuditSink: fmt::Debug + Send + Sync + 'static {
     /// Records one event.
     async fn record(&self, event: AuditEvent) -> Result<(), StoreError>;
+}
+
+/// Records an event about an action that has already been committed. A sink
+/// failure cannot undo the action (and must not lose a plaintext that was
+/// just created), so it is logged at `ERROR` on target
+/// `papyrus_auth::audit` with the event, and the action succeeds.
+pub(crate) async fn record_committed(sink: &dyn AuditSink, event: AuditEvent) {
+    let kind = event.kind.as_str();
+    let tenant = event.tenant.clone();
+    if let Err(error) = sink.record(event).await {
+        tracing::error!(
+            target: "papyrus_auth::audit",
+            %tenant, event = kind, %error,
+            "audit sink failed; the audited action was committed"
+        );
+    }
 }
 
 /// What to read back from an [`AuditLog`].
@@ -249,7 +373,8 @@ impl AuditLog for MemoryAuditLog {
 }
 
 /// Writes audit events to `tracing`, target `papyrus_auth::audit`: refusals
-/// at `WARN`, everything else at `INFO`.
+/// and attacks ([`AuditEventKind::is_warning`]) at `WARN`, everything else at
+/// `INFO`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingAuditSink;
 
@@ -257,20 +382,24 @@ pub struct TracingAuditSink;
 impl AuditSink for TracingAuditSink {
     async fn record(&self, event: AuditEvent) -> Result<(), StoreError> {
         let key_id = event.key_id.as_ref().map(KeyId::as_str);
+        let client_id = event.client_id.as_ref().map(ClientId::as_str);
+        let subject = event.subject.as_deref();
         let ip = event.ip.map(tracing::field::display);
-        match &event.kind {
-            AuditEventKind::KeyRejected { reason } => tracing::warn!(
+        let kind = &event.kind;
+        if kind.is_warning() {
+            tracing::warn!(
                 target: "papyrus_auth::audit",
-                tenant = %event.tenant, key_id, ip, actor = ?event.actor,
-                event = event.kind.as_str(), reason = reason.as_str(),
-                "credential rejected"
-            ),
-            kind => tracing::info!(
-                target: "papyrus_auth::audit",
-                tenant = %event.tenant, key_id, ip, actor = ?event.actor,
+                tenant = %event.tenant, key_id, client_id, subject, ip, actor = ?event.actor,
                 event = kind.as_str(), detail = ?kind,
                 "audit event"
-            ),
+            );
+        } else {
+            tracing::info!(
+                target: "papyrus_auth::audit",
+                tenant = %event.tenant, key_id, client_id, subject, ip, actor = ?event.actor,
+                event = kind.as_str(), detail = ?kind,
+                "audit event"
+            );
         }
         Ok(())
     }
@@ -318,10 +447,9 @@ mod tests {
             OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(n),
             TenantId::parse(tenant).unwrap(),
             Actor::System,
-            Some(KeyId::from_trusted(key)),
-            None,
             AuditEventKind::KeyUsed,
         )
+        .with_key(KeyId::from_trusted(key))
     }
 
     #[tokio::test]

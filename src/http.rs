@@ -19,7 +19,13 @@
 
 use serde_json::{Value, json};
 
-use crate::{ApiKeyError, AuthError, Rejection, TenantId};
+use crate::{
+    ApiKeyError, AuthError, Rejection, TenantId,
+    oauth::{
+        AuthorizeError, ClientError, ErrorRedirect, Introspection, OAuthError, OAuthErrorCode,
+        ServerMetadata, TokenResponse,
+    },
+};
 
 /// The realm named in `WWW-Authenticate` challenges.
 pub const REALM: &str = "papyrus";
@@ -52,6 +58,40 @@ impl HttpResponse {
                 ("Cache-Control", "no-store".to_owned()),
             ],
             body: body.to_string(),
+        }
+    }
+
+    /// An HTML page (for errors the authorization endpoint must not redirect).
+    /// Framed by nobody (`X-Frame-Options: DENY`, CSP `frame-ancestors 'none'`)
+    /// and never cached.
+    pub fn html(status: u16, body: String) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type", "text/html; charset=utf-8".to_owned()),
+                ("Cache-Control", "no-store".to_owned()),
+                ("X-Frame-Options", "DENY".to_owned()),
+                (
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+                        .to_owned(),
+                ),
+                ("Referrer-Policy", "no-referrer".to_owned()),
+            ],
+            body,
+        }
+    }
+
+    /// A `302 Found` redirect to `location`, never cached.
+    pub fn redirect(location: String) -> Self {
+        Self {
+            status: 302,
+            headers: vec![
+                ("Location", location),
+                ("Cache-Control", "no-store".to_owned()),
+                ("Referrer-Policy", "no-referrer".to_owned()),
+            ],
+            body: String::new(),
         }
     }
 
@@ -169,16 +209,16 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
                 "the client IP is not in this key's allowlist",
             ),
         ),
-        Rejection::InsufficientScope { missing } => {
+        Rejection::InsufficientScope { required } => {
             let mut body = error_body(
                 "insufficient_scope",
                 "the credential lacks a required scope",
             );
-            body["scope"] = Value::String(missing.to_string());
+            body["scope"] = Value::String(required.to_string());
             HttpResponse::json(403, &body).with_header(
                 "WWW-Authenticate",
                 format!(
-                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{missing}\""
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{required}\""
                 ),
             )
         }
@@ -231,6 +271,115 @@ pub fn api_key_error_response(error: &ApiKeyError) -> HttpResponse {
             unavailable_response()
         }
     }
+}
+
+/// The response for a client registration error.
+pub fn client_error_response(error: &ClientError) -> HttpResponse {
+    match error {
+        ClientError::Invalid(why) => {
+            HttpResponse::json(400, &error_body("invalid_client_metadata", why))
+        }
+        ClientError::NotFound => {
+            HttpResponse::json(404, &error_body("not_found", "no such client"))
+        }
+        ClientError::Store(e) => {
+            tracing::error!(error = %e, "store failure during client administration");
+            unavailable_response()
+        }
+    }
+}
+
+/// The JSON error response of the token, revocation and introspection
+/// endpoints (RFC 6749 §5.2): 400, or 401 with `WWW-Authenticate: Basic`
+/// for `invalid_client` when the client tried Basic authentication; never cached.
+pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
+    let mut r = HttpResponse::json(
+        error.code.status(),
+        &error_body(error.code.as_str(), &error.description),
+    )
+    .with_header("Pragma", "no-cache".to_owned());
+    if error.code == OAuthErrorCode::InvalidClient && error.basic_challenge {
+        r = r.with_header("WWW-Authenticate", format!("Basic realm=\"{REALM}\""));
+    }
+    if error.code == OAuthErrorCode::TemporarilyUnavailable {
+        r = r.with_header("Retry-After", "5".to_owned());
+    }
+    r
+}
+
+/// A successful token response: 200, JSON, `Cache-Control: no-store`,
+/// `Pragma: no-cache` (RFC 6749 §5.1).
+pub fn token_response(tokens: &TokenResponse) -> HttpResponse {
+    let body = serde_json::to_value(tokens).unwrap_or(Value::Null);
+    HttpResponse::json(200, &body).with_header("Pragma", "no-cache".to_owned())
+}
+
+/// An introspection answer (RFC 7662 §2.2): 200, JSON, not cached.
+pub fn introspection_response(answer: &Introspection) -> HttpResponse {
+    let body = serde_json::to_value(answer).unwrap_or(Value::Null);
+    HttpResponse::json(200, &body).with_header("Pragma", "no-cache".to_owned())
+}
+
+/// The revocation endpoint's success (RFC 7009 §2.2): 200 with an empty JSON object.
+pub fn revocation_response() -> HttpResponse {
+    HttpResponse::json(200, &json!({}))
+}
+
+/// Server metadata (RFC 8414 §3.2): 200, JSON, cacheable for an hour.
+pub fn metadata_response(metadata: &ServerMetadata) -> HttpResponse {
+    let body = serde_json::to_value(metadata).unwrap_or(Value::Null);
+    let mut r = HttpResponse::json(200, &body);
+    r.headers.retain(|(n, _)| *n != "Cache-Control");
+    r.with_header("Cache-Control", "public, max-age=3600".to_owned())
+}
+
+/// The redirect that answers an authorization request with an error.
+pub fn error_redirect_response(redirect: &ErrorRedirect) -> HttpResponse {
+    HttpResponse::redirect(redirect.location())
+}
+
+/// The response to a failed authorization request: a redirect to the client
+/// when it may redirect, else a 400 HTML error page.
+pub fn authorize_error_response(error: &AuthorizeError) -> HttpResponse {
+    match error {
+        AuthorizeError::Redirect(r) => error_redirect_response(r),
+        AuthorizeError::NoRedirect(e) => error_page(e),
+    }
+}
+
+/// A 400 HTML page for an authorization error that must not redirect.
+pub fn error_page(error: &OAuthError) -> HttpResponse {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
+         <body><h1>Authorization error</h1><p><code>{}</code>: {}</p>\
+         <p>The application that sent you here is misconfigured. You were not redirected.</p></body></html>",
+        html_escape(error.code.as_str()),
+        html_escape(&error.description)
+    );
+    HttpResponse::html(
+        if error.code == OAuthErrorCode::TemporarilyUnavailable {
+            503
+        } else {
+            400
+        },
+        body,
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -310,7 +459,7 @@ mod tests {
         );
 
         let scope = rejection_response(&Rejection::InsufficientScope {
-            missing: "documents:write".parse().unwrap(),
+            required: "documents:write".parse().unwrap(),
         });
         assert_eq!(scope.status, 403);
         assert_eq!(
@@ -348,7 +497,7 @@ mod tests {
             Rejection::Unknown,
             Rejection::IpNotAllowed,
             Rejection::InsufficientScope {
-                missing: "a:b".parse().unwrap(),
+                required: "a:b".parse().unwrap(),
             },
         ] {
             let b = body(&rejection_response(&r));
@@ -361,6 +510,39 @@ mod tests {
                 "{d}"
             );
         }
+    }
+
+    #[test]
+    fn oauth_errors() {
+        let e = oauth_error_response(&OAuthError::invalid_grant("nope"));
+        assert_eq!(e.status, 400);
+        assert_eq!(e.header("Cache-Control"), Some("no-store"));
+        assert_eq!(e.header("Pragma"), Some("no-cache"));
+        assert_eq!(
+            body(&e),
+            json!({"error": "invalid_grant", "error_description": "nope"})
+        );
+        let c = oauth_error_response(&OAuthError::invalid_client("x").with_basic_challenge(true));
+        assert_eq!(c.status, 401);
+        assert_eq!(
+            c.header("WWW-Authenticate"),
+            Some("Basic realm=\"papyrus\"")
+        );
+        let c = oauth_error_response(&OAuthError::invalid_client("x"));
+        assert_eq!((c.status, c.header("WWW-Authenticate")), (401, None));
+    }
+
+    #[test]
+    fn error_pages_escape_and_forbid_framing() {
+        let p = error_page(&OAuthError::invalid_request("<script>alert(1)</script>"));
+        assert_eq!(p.status, 400);
+        assert!(!p.body.contains("<script>"));
+        assert_eq!(p.header("X-Frame-Options"), Some("DENY"));
+        assert!(
+            p.header("Content-Security-Policy")
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
     }
 
     #[test]

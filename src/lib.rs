@@ -81,9 +81,11 @@ struct ReadmeDoctests;
 
 pub mod api_key;
 pub mod audit;
+mod authenticator;
 mod clock;
 mod error;
 pub mod http;
+pub mod oauth;
 mod principal;
 mod scope;
 mod secret;
@@ -99,10 +101,15 @@ pub use audit::{
     Actor, AuditEvent, AuditEventKind, AuditLog, AuditQuery, AuditSink, MemoryAuditLog,
     TracingAuditSink,
 };
+pub use authenticator::Authenticator;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{StoreError, StoreErrorKind};
+pub use oauth::AuthorizationServer;
 pub use principal::{AuthError, AuthMethod, Principal, Rejection};
 pub use scope::{InvalidScope, MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeSet};
-pub use secret::{ApiKeySecret, Digest, DigestVersion, Pepper, SecretHasher};
-pub use store::MemoryApiKeyStore;
+pub use secret::{
+    AccessToken, ApiKeySecret, AuthorizationCode, ClientSecret, Digest, DigestVersion, Pepper,
+    PkceVerifier, RefreshToken, SecretHasher,
+};
+pub use store::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore};
 pub use tenant::{InvalidTenantId, MAX_TENANT_LEN, TenantId};

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::{ScopeSet, StoreError, TenantId, api_key::KeyId};
+use crate::{ScopeSet, StoreError, TenantId, api_key::KeyId, oauth::ClientId};
 
 /// Who a verified request acts as.
 ///
@@ -31,6 +31,11 @@ pub enum AuthMethod {
     ApiKey {
         /// The key's id.
         key_id: KeyId,
+    },
+    /// An OAuth 2.0 access token.
+    AccessToken {
+        /// The client the token was issued to.
+        client_id: ClientId,
     },
 }
 
@@ -71,8 +76,9 @@ pub enum Rejection {
     IpNotAllowed,
     /// The credential lacks scopes the request needs.
     InsufficientScope {
-        /// The scopes the request needs that the credential lacks.
-        missing: ScopeSet,
+        /// The scopes the request needs (all of them, as RFC 6750 §3 asks the
+        /// `scope` attribute to say).
+        required: ScopeSet,
     },
 }
 

@@ -79,6 +79,32 @@ secret_string! {
     Pepper
 }
 
+secret_string! {
+    /// An OAuth access token (`pat_…`).
+    AccessToken
+}
+
+secret_string! {
+    /// An OAuth refresh token (`prt_…`).
+    RefreshToken
+}
+
+secret_string! {
+    /// An OAuth authorization code (`pac_…`).
+    AuthorizationCode
+}
+
+secret_string! {
+    /// An OAuth client secret (`pcs_…`), shown once at registration.
+    ClientSecret
+}
+
+secret_string! {
+    /// A PKCE code verifier (RFC 7636). Deliberately not `Clone`: it is used
+    /// once, in one token request.
+    PkceVerifier
+}
+
 /// How a [`Digest`] was computed. Stored beside every digest so that the
 /// scheme can change without invalidating existing records silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -253,6 +279,25 @@ impl fmt::Debug for SecretHasher {
     }
 }
 
+/// Random characters in every OAuth token, code and client secret:
+/// 43 × log2(62) ≈ 256 bits.
+pub(crate) const TOKEN_BODY_LEN: usize = 43;
+
+/// A new token: `prefix` followed by [`TOKEN_BODY_LEN`] random alphanumerics.
+pub(crate) fn random_token(prefix: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + TOKEN_BODY_LEN);
+    s.push_str(prefix);
+    s.push_str(&Zeroizing::new(random_alphanumeric(TOKEN_BODY_LEN)));
+    s
+}
+
+/// Whether `token` is `prefix` followed by [`TOKEN_BODY_LEN`] alphanumerics.
+pub(crate) fn is_token_shape(token: &str, prefix: &str) -> bool {
+    token.strip_prefix(prefix).is_some_and(|body| {
+        body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
 /// `len` characters drawn uniformly from `A-Z a-z 0-9` by the thread-local
 /// CSPRNG: `len * 5.95` bits of entropy.
 pub(crate) fn random_alphanumeric(len: usize) -> String {
@@ -292,6 +337,10 @@ mod tests {
         let a = Digest::from_parts(DigestVersion::Sha256, [7; 32]);
         let b = Digest::from_parts(DigestVersion::HmacSha256, [7; 32]);
         assert_ne!(a, b);
+        let t = random_token("pat_");
+        assert!(is_token_shape(&t, "pat_"));
+        assert!(!is_token_shape(&t, "prt_"));
+        assert!(!is_token_shape(&t[..t.len() - 1], "pat_"));
         assert_eq!(a, Digest::from_parts(DigestVersion::Sha256, [7; 32]));
         assert_ne!(a, Digest::from_parts(DigestVersion::Sha256, [8; 32]));
         assert_eq!(
@@ -306,6 +355,26 @@ mod tests {
         let s = ApiKeySecret::new("pk_live_supersecret");
         assert_eq!(format!("{s:?}"), "ApiKeySecret([redacted])");
         assert_eq!(format!("{:?}", Pepper::new("p")), "Pepper([redacted])");
+        assert_eq!(
+            format!("{:?}", AccessToken::new("pat_x")),
+            "AccessToken([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", RefreshToken::new("prt_x")),
+            "RefreshToken([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", AuthorizationCode::new("pac_x")),
+            "AuthorizationCode([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", ClientSecret::new("pcs_x")),
+            "ClientSecret([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", PkceVerifier::new("v")),
+            "PkceVerifier([redacted])"
+        );
         assert_eq!(s, ApiKeySecret::new("pk_live_supersecret"));
         assert_ne!(s, ApiKeySecret::new("pk_live_supersecreT"));
         let h = SecretHasher::with_pepper(&Pepper::new("pepper!"));

@@ -284,7 +284,7 @@ async fn every_rejection_path() {
                 .await
         ),
         Rejection::InsufficientScope {
-            missing: scopes("documents:write")
+            required: scopes("documents:read documents:write")
         }
     );
     assert!(
@@ -565,7 +565,7 @@ async fn rotation_with_grace_deadline_and_refusals() {
     ));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_rotations_create_one_successor() {
     let f = fixture();
     let (_, id) = f.create(NewApiKey::new("sync", scopes(""))).await;
@@ -621,7 +621,7 @@ async fn last_used_is_written_once_per_window() {
     assert_eq!(used, 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_authentications_write_last_used_once() {
     let f = fixture();
     let (key, _) = f.create(NewApiKey::new("hot", scopes(""))).await;
@@ -841,4 +841,156 @@ async fn custom_prefix_and_window() {
     f.clock.advance(Duration::seconds(1));
     f.auth(&key, "acme", None, "").await.unwrap();
     assert_eq!(f.store.writes.load(Ordering::SeqCst), 2);
+}
+
+/// An audit sink that always fails.
+#[derive(Debug)]
+struct BrokenSink;
+
+#[async_trait]
+impl papyrus_auth::AuditSink for BrokenSink {
+    async fn record(&self, _: papyrus_auth::AuditEvent) -> Result<(), StoreError> {
+        Err(StoreError::unavailable(std::io::Error::other(
+            "audit db down",
+        )))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_audit_sink_never_undoes_or_hides_a_committed_action() {
+    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), Arc::new(BrokenSink));
+    let acme: TenantId = "acme".parse().unwrap();
+    let created = keys
+        .create(&acme, NewApiKey::new("a", scopes("")), &Actor::System)
+        .await
+        .expect("the key is stored: its plaintext must reach the caller");
+    let header = format!("Bearer {}", created.key.expose_secret());
+    let req = AuthRequest::new(Some(&header), Some("acme"), None);
+    assert!(keys.authenticate(&req, &ScopeSet::empty()).await.is_ok());
+    let rotated = keys
+        .rotate(
+            &acme,
+            &created.info.id,
+            RotateOptions::default(),
+            &Actor::System,
+        )
+        .await
+        .expect("the successor is stored: its plaintext must reach the caller");
+    assert!(rotated.key.expose_secret().starts_with("pk_live_"));
+    keys.revoke(&acme, &created.info.id, &Actor::System)
+        .await
+        .unwrap();
+    // A refused key is a 401 whatever the audit sink does (no 503 that would
+    // tell a revoked key from an unknown one).
+    let err = keys
+        .authenticate(&req, &ScopeSet::empty())
+        .await
+        .unwrap_err();
+    assert_eq!(http::auth_error_response(&err).status, 401);
+}
+
+#[tokio::test]
+async fn refusals_are_audited_once_per_key_reason_and_window() {
+    let f = fixture();
+    let (key, id) = f.create(NewApiKey::new("leaked", scopes(""))).await;
+    f.keys.revoke(&f.acme, &id, &Actor::System).await.unwrap();
+    for _ in 0..100 {
+        let _ = f.auth(&key, "acme", None, "").await;
+        let _ = f.auth(&key, "globex", None, "").await;
+    }
+    let rejected = |kinds: Vec<AuditEventKind>| {
+        kinds
+            .into_iter()
+            .filter(|k| matches!(k, AuditEventKind::KeyRejected { .. }))
+            .count()
+    };
+    assert_eq!(rejected(f.events(&f.acme).await), 2, "one per reason");
+    f.clock.advance(Duration::seconds(60));
+    let _ = f.auth(&key, "acme", None, "").await;
+    assert_eq!(rejected(f.events(&f.acme).await), 3);
+    // The lifecycle events are still there.
+    assert!(
+        f.events(&f.acme)
+            .await
+            .contains(&AuditEventKind::KeyRevoked)
+    );
+}
+
+#[tokio::test]
+async fn a_refused_key_state_is_not_revealed_by_allowlist_or_scope() {
+    let f = fixture();
+    let (key, id) = f
+        .create(
+            NewApiKey::new("ci", scopes("documents:read"))
+                .with_ip_allowlist(IpAllowlist::parse(["10.0.0.0/8"]).unwrap()),
+        )
+        .await;
+    f.keys.revoke(&f.acme, &id, &Actor::System).await.unwrap();
+    // Outside the allowlist and lacking a scope: still the revoked key's 401,
+    // not a 403 that would confirm the key is otherwise valid.
+    let r = f
+        .auth(&key, "acme", ip("192.0.2.1"), "documents:write")
+        .await;
+    assert_eq!(rejection(r), Rejection::Revoked);
+}
+
+#[tokio::test]
+async fn expired_keys_cannot_be_rotated_and_grace_is_bounded() {
+    let f = fixture();
+    let (_, id) = f
+        .create(NewApiKey::new("temp", scopes("")).with_expires_at(START + Duration::hours(1)))
+        .await;
+    f.clock.advance(Duration::hours(2));
+    let r = f
+        .keys
+        .rotate(&f.acme, &id, RotateOptions::default(), &Actor::System)
+        .await;
+    assert!(matches!(r, Err(ApiKeyError::Invalid(_))), "{r:?}");
+    let (_, id) = f.create(NewApiKey::new("b", scopes(""))).await;
+    let r = f
+        .keys
+        .rotate(
+            &f.acme,
+            &id,
+            RotateOptions::default().with_grace(Duration::MAX),
+            &Actor::System,
+        )
+        .await;
+    assert!(matches!(r, Err(ApiKeyError::Invalid(_))), "{r:?}");
+}
+
+#[test]
+fn auth_request_debug_redacts_the_credential() {
+    let req = AuthRequest::new(Some("Bearer pk_live_secretsecret"), Some("acme"), None);
+    let dbg = format!("{req:?}");
+    assert!(!dbg.contains("secretsecret"), "{dbg}");
+    assert!(dbg.contains("[redacted]"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_authentication_succeeds_after_revoke_returns() {
+    let f = fixture();
+    let (key, id) = f.create(NewApiKey::new("hot", scopes(""))).await;
+    let revoked = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (keys, key, revoked) = (f.keys.clone(), key.clone(), revoked.clone());
+        tasks.push(tokio::spawn(async move {
+            let header = format!("Bearer {key}");
+            let req = AuthRequest::new(Some(&header), Some("acme"), None);
+            for _ in 0..2000 {
+                // Read the flag before the call: if revoke had returned, the call must fail.
+                let after_revoke = revoked.load(Ordering::SeqCst);
+                let ok = keys.authenticate(&req, &ScopeSet::empty()).await.is_ok();
+                assert!(!(after_revoke && ok), "a revoked key authenticated");
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    tokio::task::yield_now().await;
+    f.keys.revoke(&f.acme, &id, &Actor::System).await.unwrap();
+    revoked.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
 }

@@ -123,7 +123,7 @@ impl KeyFormat {
         key.push('_');
         key.push_str(env.as_str());
         key.push('_');
-        key.push_str(&random_alphanumeric(KEY_BODY_LEN));
+        key.push_str(&zeroize::Zeroizing::new(random_alphanumeric(KEY_BODY_LEN)));
         let checksum = crc32fast::hash(key.as_bytes());
         key.push_str(&encode_checksum(checksum));
         ApiKeySecret::new(key)
@@ -151,7 +151,7 @@ impl KeyFormat {
     pub fn hint(&self, key: &ApiKeySecret) -> String {
         let k = key.expose_secret();
         let visible = (self.prefix.len() + 6 + 4).min(k.len());
-        format!("{}…", &k[..visible])
+        format!("{}…", k.get(..visible).unwrap_or_default())
     }
 
     fn key_len(&self, env: Environment) -> usize {

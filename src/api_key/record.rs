@@ -222,7 +222,6 @@ impl<'de> Deserialize<'de> for IpAllowlist {
 /// Everything stored about one API key. Never the plaintext: only its
 /// [`Digest`] and a short display hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ApiKeyRecord {
     /// The key's id.
     pub id: KeyId,

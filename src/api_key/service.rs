@@ -1,7 +1,8 @@
 //! The API key service: create, list, rotate, revoke and authenticate.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{fmt, net::IpAddr, sync::Arc};
 
+use dashmap::DashMap;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
@@ -212,7 +213,9 @@ pub enum ApiKeyError {
 
 /// What [`ApiKeys::authenticate`] is given: the request's raw header values
 /// and its client IP.
-#[derive(Debug, Clone, Copy, Default)]
+///
+/// `Debug` redacts the `Authorization` value.
+#[derive(Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct AuthRequest<'a> {
     /// The `Authorization` header value, if sent.
@@ -221,6 +224,16 @@ pub struct AuthRequest<'a> {
     pub tenant: Option<&'a str>,
     /// The client IP (from the socket, or from trusted proxies' headers).
     pub client_ip: Option<IpAddr>,
+}
+
+impl fmt::Debug for AuthRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("authorization", &self.authorization.map(|_| "[redacted]"))
+            .field("tenant", &self.tenant)
+            .field("client_ip", &self.client_ip)
+            .finish()
+    }
 }
 
 impl<'a> AuthRequest<'a> {
@@ -276,6 +289,8 @@ pub struct ApiKeys {
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
     config: Arc<ApiKeyConfig>,
+    /// When each (key, reason) refusal was last audited.
+    rejections: Arc<DashMap<(KeyId, &'static str), OffsetDateTime>>,
 }
 
 impl ApiKeys {
@@ -287,6 +302,7 @@ impl ApiKeys {
             audit,
             clock: Arc::new(SystemClock),
             config: Arc::new(ApiKeyConfig::default()),
+            rejections: Arc::new(DashMap::new()),
         }
     }
 
@@ -341,7 +357,7 @@ impl ApiKeys {
                 scopes: record.scopes.clone(),
             },
         )
-        .await?;
+        .await;
         Ok(CreatedApiKey {
             key,
             info: record.info(now),
@@ -411,9 +427,21 @@ impl ApiKeys {
             environment: old.environment,
         };
         let (key, successor) = self.new_record(tenant, &new, Some(old.id.clone()), now);
-        let old_expires_at = match (old.expires_at, options.grace) {
-            (Some(e), Some(g)) => Some(e.min(now + g)),
-            (e, g) => e.or(g.map(|g| now + g)),
+        if old.expires_at.is_some_and(|e| e <= now) {
+            return Err(ApiKeyError::Invalid(
+                "an expired key cannot be rotated; create a new key",
+            ));
+        }
+        let grace_end = match options.grace {
+            Some(g) => Some(
+                now.checked_add(g)
+                    .ok_or(ApiKeyError::Invalid("grace is too long"))?,
+            ),
+            None => None,
+        };
+        let old_expires_at = match (old.expires_at, grace_end) {
+            (Some(e), Some(g)) => Some(e.min(g)),
+            (e, g) => e.or(g),
         };
         match self
             .store
@@ -431,7 +459,7 @@ impl ApiKeys {
                         old_key_expires_at: old_expires_at,
                     },
                 )
-                .await?;
+                .await;
                 self.emit(
                     &successor,
                     actor,
@@ -442,7 +470,7 @@ impl ApiKeys {
                         scopes: successor.scopes.clone(),
                     },
                 )
-                .await?;
+                .await;
                 Ok(CreatedApiKey {
                     key,
                     info: successor.info(now),
@@ -473,7 +501,7 @@ impl ApiKeys {
         match self.store.revoke(tenant, id, now).await? {
             RevokeOutcome::Revoked(record) => {
                 self.emit(&record, actor, None, now, AuditEventKind::KeyRevoked)
-                    .await?;
+                    .await;
                 Ok(record.info(now))
             }
             RevokeOutcome::AlreadyRevoked(record) => Ok(record.info(now)),
@@ -528,8 +556,8 @@ impl ApiKeys {
         request: &AuthRequest<'_>,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
-        let tenant = http::tenant_from_header(request.tenant)?;
         let token = http::bearer_token(request.authorization)?;
+        let tenant = http::tenant_from_header(request.tenant)?;
         self.authenticate_key(token, &tenant, request.client_ip, required)
             .await
     }
@@ -572,12 +600,14 @@ impl ApiKeys {
                         now,
                         AuditEventKind::KeyUsed,
                     )
-                    .await?;
+                    .await;
                 }
                 Ok(principal)
             }
             Err(reason) => {
-                if reason != Rejection::Unknown {
+                if reason != Rejection::Unknown
+                    && self.rejection_audit_due(&record.id, &reason, now)
+                {
                     self.emit(
                         &record,
                         &Actor::ApiKey {
@@ -589,11 +619,32 @@ impl ApiKeys {
                             reason: reason.clone(),
                         },
                     )
-                    .await?;
+                    .await;
                 }
                 Err(reason.into())
             }
         }
+    }
+
+    /// Whether a refusal of this key for this reason should be audited now:
+    /// at most once per key, reason and last-used window, so a leaked key
+    /// hammered against the API cannot flood the audit log.
+    fn rejection_audit_due(&self, key: &KeyId, reason: &Rejection, now: OffsetDateTime) -> bool {
+        let window = self.config.last_used_window;
+        let mut due = false;
+        self.rejections
+            .entry((key.clone(), reason.as_str()))
+            .and_modify(|last| {
+                if now.saturating_sub(window) >= *last {
+                    *last = now;
+                    due = true;
+                }
+            })
+            .or_insert_with(|| {
+                due = true;
+                now
+            });
+        due
     }
 
     async fn get_record(&self, tenant: &TenantId, id: &KeyId) -> Result<ApiKeyRecord, ApiKeyError> {
@@ -621,7 +672,7 @@ impl ApiKeys {
             digest: self.config.hasher.digest(key.expose_secret().as_bytes()),
             hint: self.config.format.hint(&key),
             created_at: now,
-            rotation_due_at: now + self.config.rotation_period,
+            rotation_due_at: now.saturating_add(self.config.rotation_period),
             rotated_at: None,
             rotated_from,
             rotated_to: None,
@@ -640,17 +691,11 @@ impl ApiKeys {
         ip: Option<IpAddr>,
         at: OffsetDateTime,
         kind: AuditEventKind,
-    ) -> Result<(), StoreError> {
-        self.audit
-            .record(AuditEvent::new(
-                at,
-                record.tenant.clone(),
-                actor.clone(),
-                Some(record.id.clone()),
-                ip,
-                kind,
-            ))
-            .await
+    ) {
+        let event = AuditEvent::new(at, record.tenant.clone(), actor.clone(), kind)
+            .with_key(record.id.clone())
+            .with_ip(ip);
+        crate::audit::record_committed(&*self.audit, event).await;
     }
 }
 

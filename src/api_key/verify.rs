@@ -52,7 +52,7 @@ pub fn verify(
     }
     if !record.scopes.contains_all(required) {
         return Err(Rejection::InsufficientScope {
-            missing: record.scopes.missing_from(required),
+            required: required.clone(),
         });
     }
     Ok(Principal {
@@ -76,7 +76,7 @@ pub fn last_used_write_due(
     now: OffsetDateTime,
     window: Duration,
 ) -> Option<OffsetDateTime> {
-    let mut stale_before = now - window;
+    let mut stale_before = now.saturating_sub(window);
     if let Some(rotated) = record.rotated_at {
         stale_before = stale_before.max(rotated);
     }
@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(
             check(&r, "acme", "10.1.1.1", "documents:read analytics:read"),
             Err(Rejection::InsufficientScope {
-                missing: "analytics:read".parse().unwrap()
+                required: "documents:read analytics:read".parse().unwrap()
             })
         );
         let mut revoked = record();

@@ -11,6 +11,10 @@ use time::OffsetDateTime;
 
 use crate::{
     ApiKeyRecord, ApiKeyStore, Digest, KeyId, RevokeOutcome, RotateOutcome, StoreError, TenantId,
+    oauth::{
+        AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientStore, ConsumeCode, FamilyId,
+        GrantStore, InsertTokens, NewTokens, OAuthClient, RefreshTokenRecord, RotateRefresh,
+    },
 };
 
 /// An in-memory [`ApiKeyStore`], safe under concurrent use.
@@ -168,5 +172,283 @@ impl ApiKeyStore for MemoryApiKeyStore {
                 }
             })
             .unwrap_or(false))
+    }
+}
+
+/// An in-memory [`ClientStore`].
+#[derive(Debug, Default)]
+pub struct MemoryClientStore {
+    clients: DashMap<ClientId, OAuthClient>,
+}
+
+impl MemoryClientStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryClientStore {
+    async fn insert(&self, client: &OAuthClient) -> Result<(), StoreError> {
+        match self.clients.entry(client.id.clone()) {
+            dashmap::Entry::Occupied(_) => {
+                Err(StoreError::conflict("a client with this id exists"))
+            }
+            dashmap::Entry::Vacant(v) => {
+                v.insert(client.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &ClientId,
+    ) -> Result<Option<OAuthClient>, StoreError> {
+        Ok(self
+            .clients
+            .get(id)
+            .filter(|c| c.tenant == *tenant)
+            .map(|c| c.clone()))
+    }
+
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<OAuthClient>, StoreError> {
+        Ok(self
+            .clients
+            .iter()
+            .filter(|c| c.tenant == *tenant)
+            .map(|c| c.clone())
+            .collect())
+    }
+}
+
+/// The tokens of one family, and whether it is revoked.
+#[derive(Debug, Default)]
+struct Family {
+    revoked_at: Option<OffsetDateTime>,
+    access: Vec<Digest>,
+    refresh: Vec<Digest>,
+}
+
+/// An in-memory [`GrantStore`], safe under concurrent use.
+///
+/// Codes and tokens live in sharded maps keyed by digest (validation of
+/// different tokens never contends). Changes to a family (new tokens,
+/// rotation, revocation) hold that family's entry lock, which makes
+/// [`rotate_refresh`](GrantStore::rotate_refresh),
+/// [`insert_tokens`](GrantStore::insert_tokens) and
+/// [`revoke_family`](GrantStore::revoke_family) atomic with respect to each
+/// other.
+#[derive(Debug, Default)]
+pub struct MemoryGrantStore {
+    codes: DashMap<Digest, AuthorizationCodeRecord>,
+    access: DashMap<Digest, AccessTokenRecord>,
+    refresh: DashMap<Digest, RefreshTokenRecord>,
+    families: DashMap<FamilyId, Family>,
+}
+
+impl MemoryGrantStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of live access tokens held.
+    pub fn access_token_count(&self) -> usize {
+        self.access.len()
+    }
+
+    /// Stores tokens into `family`, whose entry lock the caller holds.
+    fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
+        self.access
+            .insert(tokens.access.digest, tokens.access.clone());
+        family.access.push(tokens.access.digest);
+        if let Some(r) = tokens.refresh {
+            self.refresh.insert(r.digest, r.clone());
+            family.refresh.push(r.digest);
+        }
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryGrantStore {
+    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        match self.codes.entry(code.digest) {
+            dashmap::Entry::Occupied(_) => Err(StoreError::conflict(
+                "an authorization code with this digest exists",
+            )),
+            dashmap::Entry::Vacant(v) => {
+                v.insert(code.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn find_code(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+        Ok(self.codes.get(digest).map(|c| c.clone()))
+    }
+
+    async fn consume_code(
+        &self,
+        digest: &Digest,
+        at: OffsetDateTime,
+        tokens: NewTokens<'_>,
+    ) -> Result<ConsumeCode, StoreError> {
+        let Some(family_id) = self.codes.get(digest).map(|c| c.family.clone()) else {
+            return Ok(ConsumeCode::Unknown);
+        };
+        // Lock order, as everywhere here: family, then code, then tokens.
+        let mut family = self.families.entry(family_id).or_default();
+        let before = {
+            let Some(mut code) = self.codes.get_mut(digest) else {
+                return Ok(ConsumeCode::Unknown);
+            };
+            if code.consumed_at.is_some() {
+                return Ok(ConsumeCode::AlreadyConsumed(Box::new(code.clone())));
+            }
+            let before = code.clone();
+            code.consumed_at = Some(at);
+            before
+        };
+        self.insert_into(&mut family, tokens);
+        Ok(ConsumeCode::Consumed(Box::new(before)))
+    }
+
+    async fn insert_tokens(&self, tokens: NewTokens<'_>) -> Result<InsertTokens, StoreError> {
+        let mut family = self
+            .families
+            .entry(tokens.access.family.clone())
+            .or_default();
+        if family.revoked_at.is_some() {
+            return Ok(InsertTokens::FamilyRevoked);
+        }
+        self.insert_into(&mut family, tokens);
+        Ok(InsertTokens::Inserted)
+    }
+
+    async fn find_access_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        Ok(self.access.get(digest).map(|t| t.clone()))
+    }
+
+    async fn find_refresh_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        Ok(self.refresh.get(digest).map(|t| t.clone()))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        new: NewTokens<'_>,
+        at: OffsetDateTime,
+    ) -> Result<RotateRefresh, StoreError> {
+        let Some(family_id) = self.refresh.get(old).map(|t| t.family.clone()) else {
+            return Ok(RotateRefresh::Unknown);
+        };
+        let mut family = self.families.entry(family_id).or_default();
+        if family.revoked_at.is_some() {
+            return Ok(RotateRefresh::Revoked);
+        }
+        // Mark the old token used; the guard is dropped before inserting into
+        // the same map.
+        let before = {
+            let Some(mut token) = self.refresh.get_mut(old) else {
+                return Ok(RotateRefresh::Unknown);
+            };
+            if token.revoked_at.is_some() {
+                return Ok(RotateRefresh::Revoked);
+            }
+            if token.rotated_at.is_some() {
+                return Ok(RotateRefresh::AlreadyRotated(Box::new(token.clone())));
+            }
+            let before = token.clone();
+            token.rotated_at = Some(at);
+            before
+        };
+        self.insert_into(&mut family, new);
+        Ok(RotateRefresh::Rotated(Box::new(before)))
+    }
+
+    async fn revoke_family(
+        &self,
+        family: &FamilyId,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut fam = self.families.entry(family.clone()).or_default();
+        fam.revoked_at.get_or_insert(at);
+        let mut n = 0;
+        for d in &fam.access {
+            if let Some(mut t) = self.access.get_mut(d)
+                && t.revoked_at.is_none()
+            {
+                t.revoked_at = Some(at);
+                n += 1;
+            }
+        }
+        for d in &fam.refresh {
+            if let Some(mut t) = self.refresh.get_mut(d)
+                && t.revoked_at.is_none()
+            {
+                t.revoked_at = Some(at);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn revoke_access_token(
+        &self,
+        digest: &Digest,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.access.get_mut(digest) {
+            Some(mut t) if t.revoked_at.is_none() => {
+                t.revoked_at = Some(at);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn purge_expired(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        let mut count = |removed: bool| n += u64::from(removed);
+        self.codes.retain(|_, c| {
+            let keep = c.expires_at >= before;
+            count(!keep);
+            keep
+        });
+        self.access.retain(|_, t| {
+            let keep = t.expires_at >= before;
+            count(!keep);
+            keep
+        });
+        self.refresh.retain(|_, t| {
+            let keep = t.expires_at.min(t.family_expires_at) >= before;
+            count(!keep);
+            keep
+        });
+        // Drop token digests that are gone; keep revoked families' markers
+        // while any of their tokens could still be presented.
+        self.families.retain(|_, f| {
+            f.access.retain(|d| self.access.contains_key(d));
+            f.refresh.retain(|d| self.refresh.contains_key(d));
+            // A revoked family's marker outlives its tokens by the longest code
+            // lifetime, so a code exchange racing a replay still sees it.
+            !f.access.is_empty()
+                || !f.refresh.is_empty()
+                || f.revoked_at
+                    .is_some_and(|r| r + crate::oauth::MAX_CODE_TTL > before)
+        });
+        Ok(n)
     }
 }

@@ -5,4 +5,4 @@
 
 mod memory;
 
-pub use memory::MemoryApiKeyStore;
+pub use memory::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore};

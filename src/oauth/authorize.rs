@@ -1,0 +1,276 @@
+//! The authorization endpoint's request validation (RFC 6749 §4.1.1,
+//! RFC 7636 §4.3), as pure functions.
+//!
+//! Errors come in two kinds, and the type keeps them apart:
+//! * [`AuthorizeError::NoRedirect`]: the client or its redirect URI cannot be
+//!   trusted (unknown `client_id`, unregistered `redirect_uri`, either one
+//!   repeated). The user agent must **not** be redirected (RFC 6749
+//!   §4.1.2.1): show an error page.
+//! * [`AuthorizeError::Redirect`]: everything else. The user agent goes back
+//!   to the client's redirect URI with `error`, `error_description`, the
+//!   exact `state` and `iss` (RFC 9207).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use super::{
+    ClientId, ClientInfo, CodeChallenge, CodeChallengeMethod, OAuthClient, OAuthError,
+    OAuthErrorCode,
+    params::{Params, append_query},
+    redirect_uri_matches,
+};
+use crate::{ScopeSet, TenantId};
+
+/// What the validation needs to know about the server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthorizePolicy<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) known_scopes: &'a ScopeSet,
+    pub(crate) allow_plain_pkce: bool,
+}
+
+/// A parsed authorization request whose client is still to be looked up.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    params: Params,
+    client_id: ClientId,
+}
+
+impl AuthorizationRequest {
+    /// Parses the query string of `GET /oauth/authorize` (or the consent
+    /// form's body, which repeats it).
+    ///
+    /// # Errors
+    ///
+    /// [`AuthorizeError::NoRedirect`] when the query is oversized, or
+    /// `client_id` is missing, malformed or repeated, or `redirect_uri` is
+    /// repeated.
+    pub fn parse(query: &str) -> Result<Self, AuthorizeError> {
+        let params = Params::parse(query).map_err(AuthorizeError::NoRedirect)?;
+        params
+            .get("redirect_uri")
+            .map_err(AuthorizeError::NoRedirect)?;
+        let client_id = params
+            .get("client_id")
+            .map_err(AuthorizeError::NoRedirect)?
+            .ok_or_else(|| {
+                AuthorizeError::NoRedirect(OAuthError::invalid_request("missing client_id"))
+            })?;
+        let client_id = ClientId::parse(client_id).map_err(|_| {
+            AuthorizeError::NoRedirect(OAuthError::invalid_request("unknown client_id"))
+        })?;
+        Ok(Self { params, client_id })
+    }
+
+    /// The `client_id` to look up.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    /// Validates the request against the client found for its `client_id`
+    /// (`None` if there is none). Pure.
+    pub(crate) fn validate(
+        &self,
+        tenant: &TenantId,
+        client: Option<&OAuthClient>,
+        policy: AuthorizePolicy<'_>,
+    ) -> Result<ValidatedAuthorization, AuthorizeError> {
+        let p = &self.params;
+        let no_redirect =
+            |d: &'static str| AuthorizeError::NoRedirect(OAuthError::invalid_request(d));
+        // 1. The client must exist in this tenant.
+        let client = client
+            .filter(|c| c.tenant == *tenant && c.id == self.client_id)
+            .ok_or_else(|| no_redirect("unknown client_id"))?;
+        // 2. The redirect URI must be registered (exactly), or implied by a
+        //    single registration.
+        let sent = p.get("redirect_uri").map_err(AuthorizeError::NoRedirect)?;
+        let redirect_uri = match sent {
+            Some(uri) if redirect_uri_matches(&client.redirect_uris, uri) => uri.to_owned(),
+            Some(_) => {
+                return Err(no_redirect(
+                    "redirect_uri is not registered for this client",
+                ));
+            }
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None => return Err(no_redirect("missing redirect_uri")),
+        };
+        // From here on, errors go back to the client. `state` is echoed
+        // exactly; a repeated state is an error that carries no state.
+        let state = p.get("state").ok().flatten().map(str::to_owned);
+        let redirect = |error: OAuthError| {
+            AuthorizeError::Redirect(ErrorRedirect {
+                redirect_uri: redirect_uri.clone(),
+                error,
+                state: state.clone(),
+                issuer: policy.issuer.to_owned(),
+            })
+        };
+        if let Some(name) = p.first_repeated() {
+            return Err(redirect(OAuthError::invalid_request(Cow::Owned(format!(
+                "parameter {name} is repeated"
+            )))));
+        }
+        match p.get("response_type").map_err(redirect)? {
+            None => {
+                return Err(redirect(OAuthError::invalid_request(
+                    "missing response_type",
+                )));
+            }
+            Some("code") => {}
+            Some(_) => {
+                return Err(redirect(OAuthError::new(
+                    OAuthErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                )));
+            }
+        }
+        let scopes = match p.get("scope").map_err(redirect)? {
+            None => client.default_scopes.clone(),
+            Some(s) => ScopeSet::parse(s).map_err(|e| {
+                redirect(OAuthError::invalid_scope(Cow::Owned(format!("scope: {e}"))))
+            })?,
+        };
+        if scopes.is_empty() {
+            return Err(redirect(OAuthError::invalid_scope(
+                "no scope requested and the client has no default scope",
+            )));
+        }
+        let unknown = policy.known_scopes.missing_from(&scopes);
+        if !policy.known_scopes.is_empty() && !unknown.is_empty() {
+            return Err(redirect(OAuthError::invalid_scope(Cow::Owned(format!(
+                "unknown scope: {unknown}"
+            )))));
+        }
+        let not_allowed = client.allowed_scopes.missing_from(&scopes);
+        if !not_allowed.is_empty() {
+            return Err(redirect(OAuthError::invalid_scope(Cow::Owned(format!(
+                "scope not allowed for this client: {not_allowed}"
+            )))));
+        }
+        let challenge = p.get("code_challenge").map_err(redirect)?.ok_or_else(|| {
+            redirect(OAuthError::invalid_request(
+                "code_challenge required (PKCE)",
+            ))
+        })?;
+        let method = match p.get("code_challenge_method").map_err(redirect)? {
+            Some("S256") => CodeChallengeMethod::S256,
+            Some("plain") | None if policy.allow_plain_pkce => CodeChallengeMethod::Plain,
+            Some("plain") | None => {
+                return Err(redirect(OAuthError::invalid_request(
+                    "code_challenge_method must be S256",
+                )));
+            }
+            Some(_) => {
+                return Err(redirect(OAuthError::invalid_request(
+                    "unsupported code_challenge_method",
+                )));
+            }
+        };
+        let challenge = CodeChallenge::new(challenge, method).ok_or_else(|| {
+            redirect(OAuthError::invalid_request(
+                "code_challenge must be 43 to 128 unreserved characters",
+            ))
+        })?;
+        Ok(ValidatedAuthorization {
+            tenant: tenant.clone(),
+            client: client.info(),
+            redirect_uri,
+            redirect_uri_sent: sent.is_some(),
+            scopes,
+            state,
+            challenge,
+            issuer: policy.issuer.to_owned(),
+        })
+    }
+}
+
+/// A valid authorization request, ready for the application's login and
+/// consent step.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct ValidatedAuthorization {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The client (for the consent page: its name and id).
+    pub client: ClientInfo,
+    /// Where the answer goes.
+    pub redirect_uri: String,
+    /// Whether the request sent `redirect_uri` (the token request must then
+    /// repeat it).
+    pub redirect_uri_sent: bool,
+    /// The scopes requested (or the client's defaults).
+    pub scopes: ScopeSet,
+    /// The client's `state`, echoed exactly.
+    pub state: Option<String>,
+    /// The PKCE challenge.
+    #[serde(skip)]
+    pub challenge: CodeChallenge,
+    /// The issuer identifier, sent as `iss` (RFC 9207).
+    pub issuer: String,
+}
+
+impl ValidatedAuthorization {
+    /// The redirect that answers the request with an error, such as
+    /// `access_denied` when the user declines.
+    pub fn error_redirect(&self, error: OAuthError) -> ErrorRedirect {
+        ErrorRedirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            state: self.state.clone(),
+            issuer: self.issuer.clone(),
+        }
+    }
+
+    pub(crate) fn success_location(&self, code: &str) -> String {
+        let mut pairs = vec![("code", code)];
+        if let Some(s) = &self.state {
+            pairs.push(("state", s));
+        }
+        pairs.push(("iss", &self.issuer));
+        append_query(&self.redirect_uri, &pairs)
+    }
+}
+
+/// An error to send back to the client's redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorRedirect {
+    /// The verified redirect URI.
+    pub redirect_uri: String,
+    /// The error.
+    pub error: OAuthError,
+    /// The client's `state`, if it sent one.
+    pub state: Option<String>,
+    /// The issuer, sent as `iss`.
+    pub issuer: String,
+}
+
+impl ErrorRedirect {
+    /// The `Location` to redirect to:
+    /// `redirect_uri?error=…&error_description=…&state=…&iss=…`.
+    pub fn location(&self) -> String {
+        let mut pairs = vec![
+            ("error", self.error.code.as_str()),
+            ("error_description", &*self.error.description),
+        ];
+        if let Some(s) = &self.state {
+            pairs.push(("state", s));
+        }
+        pairs.push(("iss", &self.issuer));
+        append_query(&self.redirect_uri, &pairs)
+    }
+}
+
+/// Why an authorization request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorizeError {
+    /// Do not redirect: show an error page (HTTP 400).
+    #[error("authorization request refused without redirect: {0}")]
+    NoRedirect(OAuthError),
+    /// Redirect to the client with the error.
+    #[error("authorization request refused: {}", .0.error)]
+    Redirect(ErrorRedirect),
+}

@@ -1,0 +1,172 @@
+//! Settings of the authorization server.
+
+use time::Duration;
+
+use crate::{ScopeSet, SecretHasher, TenantId};
+
+/// The longest an authorization code may live (RFC 6749 §4.1.2: "a maximum
+/// authorization code lifetime of 10 minutes is RECOMMENDED").
+pub const MAX_CODE_TTL: Duration = Duration::minutes(10);
+
+/// Settings of an [`AuthorizationServer`](super::AuthorizationServer).
+///
+/// Every field has a safe default; the risky ones sit behind
+/// [`dangerous`](Self::dangerous).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthorizationServerConfig {
+    /// The issuer identifier (RFC 8414, RFC 9207), an `https` URL. `{tenant}`
+    /// is replaced by the tenant id, so each tenant is its own issuer.
+    /// Defaults to `https://{tenant}.papyrus.io`.
+    pub issuer: String,
+    /// Every scope the server knows; requests for others are `invalid_scope`.
+    /// Empty means "whatever a client is allowed". Defaults to the product's
+    /// scopes: `documents:read documents:write workflows:read workflows:write
+    /// analytics:read`.
+    pub known_scopes: ScopeSet,
+    /// Access-token lifetime. Defaults to 1 hour.
+    pub access_token_ttl: Duration,
+    /// Refresh-token lifetime when unused. Defaults to 30 days.
+    pub refresh_token_ttl: Duration,
+    /// Absolute lifetime of a token family: no refresh works past it, however
+    /// often the family was refreshed. Defaults to 90 days.
+    pub refresh_family_lifetime: Duration,
+    /// Authorization-code lifetime. Defaults to 60 seconds; at most
+    /// [`MAX_CODE_TTL`].
+    pub code_ttl: Duration,
+    /// For this long after a refresh token was rotated, presenting it again
+    /// by the same client issues another token pair in the family instead of
+    /// revoking the family: for clients that refresh concurrently. Defaults to
+    /// zero (off): every reuse revokes the family, as RFC 9700 §4.14.2 asks.
+    pub refresh_reuse_grace: Duration,
+    /// How tokens, codes and client secrets are digested. Defaults to SHA-256.
+    pub hasher: SecretHasher,
+    /// Endpoint paths, for the server metadata.
+    pub endpoints: Endpoints,
+    dangerous: DangerousOptions,
+}
+
+/// The paths of the OAuth endpoints (joined to the issuer in the metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Endpoints {
+    /// Defaults to `/oauth/authorize`.
+    pub authorize: String,
+    /// Defaults to `/oauth/token`.
+    pub token: String,
+    /// Defaults to `/oauth/revoke`.
+    pub revoke: String,
+    /// Defaults to `/oauth/introspect`.
+    pub introspect: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Self {
+            authorize: "/oauth/authorize".into(),
+            token: "/oauth/token".into(),
+            revoke: "/oauth/revoke".into(),
+            introspect: "/oauth/introspect".into(),
+        }
+    }
+}
+
+/// Options that weaken security. Reached only through
+/// [`AuthorizationServerConfig::dangerous`], so that they stand out in review.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DangerousOptions {
+    /// Accept PKCE `plain` challenges (and requests that omit the method).
+    /// RFC 9700 §2.1.1: "PKCE challenge method `plain` … SHOULD NOT be used".
+    pub allow_plain_pkce: bool,
+}
+
+impl Default for AuthorizationServerConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "https://{tenant}.papyrus.io".into(),
+            known_scopes: ScopeSet::parse(
+                "documents:read documents:write workflows:read workflows:write analytics:read",
+            )
+            .unwrap_or_default(),
+            access_token_ttl: Duration::hours(1),
+            refresh_token_ttl: Duration::days(30),
+            refresh_family_lifetime: Duration::days(90),
+            code_ttl: Duration::seconds(60),
+            refresh_reuse_grace: Duration::ZERO,
+            hasher: SecretHasher::sha256(),
+            endpoints: Endpoints::default(),
+            dangerous: DangerousOptions::default(),
+        }
+    }
+}
+
+impl AuthorizationServerConfig {
+    /// Sets [`issuer`](Self::issuer).
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+    /// Sets [`known_scopes`](Self::known_scopes).
+    pub fn with_known_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.known_scopes = scopes;
+        self
+    }
+    /// Sets [`access_token_ttl`](Self::access_token_ttl).
+    pub fn with_access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl;
+        self
+    }
+    /// Sets [`refresh_token_ttl`](Self::refresh_token_ttl).
+    pub fn with_refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_token_ttl = ttl;
+        self
+    }
+    /// Sets [`refresh_family_lifetime`](Self::refresh_family_lifetime).
+    pub fn with_refresh_family_lifetime(mut self, ttl: Duration) -> Self {
+        self.refresh_family_lifetime = ttl;
+        self
+    }
+    /// Sets [`code_ttl`](Self::code_ttl), capped at [`MAX_CODE_TTL`].
+    pub fn with_code_ttl(mut self, ttl: Duration) -> Self {
+        self.code_ttl = ttl.min(MAX_CODE_TTL);
+        self
+    }
+    /// Sets [`refresh_reuse_grace`](Self::refresh_reuse_grace).
+    pub fn with_refresh_reuse_grace(mut self, grace: Duration) -> Self {
+        self.refresh_reuse_grace = grace;
+        self
+    }
+    /// Sets [`hasher`](Self::hasher).
+    pub fn with_hasher(mut self, hasher: SecretHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// The options that weaken security, to change them loudly:
+    ///
+    /// ```
+    /// use papyrus_auth::oauth::AuthorizationServerConfig;
+    ///
+    /// let mut config = AuthorizationServerConfig::default();
+    /// config.dangerous().allow_plain_pkce = true;
+    /// assert!(config.dangerous_options().allow_plain_pkce);
+    /// ```
+    pub fn dangerous(&mut self) -> &mut DangerousOptions {
+        &mut self.dangerous
+    }
+
+    /// The current dangerous options (all off by default).
+    pub fn dangerous_options(&self) -> DangerousOptions {
+        self.dangerous
+    }
+
+    /// The issuer of `tenant`.
+    pub fn issuer_for(&self, tenant: &TenantId) -> String {
+        self.issuer.replace("{tenant}", tenant.as_str())
+    }
+
+    pub(crate) fn effective_code_ttl(&self) -> Duration {
+        self.code_ttl.clamp(Duration::seconds(1), MAX_CODE_TTL)
+    }
+}

@@ -1,0 +1,253 @@
+//! Authorization codes, access tokens, refresh tokens and their store.
+//!
+//! Every token issued from one authorization code belongs to one
+//! [`FamilyId`]: refreshing keeps the family; a replayed code or a reused
+//! refresh token revokes the whole family.
+
+use std::{fmt, sync::Arc};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{ClientId, CodeChallenge};
+use crate::{Digest, ScopeSet, StoreError, TenantId};
+
+/// The id of a token family: all tokens descending from one authorization code.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FamilyId(Arc<str>);
+
+impl Serialize for FamilyId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl FamilyId {
+    pub(crate) fn generate() -> Self {
+        Self(format!("fam_{}", crate::secret::random_alphanumeric(20)).into())
+    }
+
+    /// Rebuilds a family id read back from storage.
+    pub fn from_stored(s: &str) -> Self {
+        Self(s.into())
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for FamilyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for FamilyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored authorization code (its digest, never the code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRecord {
+    /// Digest of the code.
+    pub digest: Digest,
+    /// The family the code's tokens will belong to.
+    pub family: FamilyId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The client the code was issued to.
+    pub client_id: ClientId,
+    /// The `redirect_uri` the authorization request sent, if it sent one; the
+    /// token request must then send the same (RFC 6749 §4.1.3).
+    pub redirect_uri: Option<String>,
+    /// The user who approved.
+    pub subject: String,
+    /// The approved scopes.
+    pub scopes: ScopeSet,
+    /// The PKCE challenge.
+    pub challenge: CodeChallenge,
+    /// When the code was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it stops being exchangeable.
+    pub expires_at: OffsetDateTime,
+    /// When it was exchanged (or first presented), if it was.
+    pub consumed_at: Option<OffsetDateTime>,
+}
+
+/// A stored access token (its digest, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    /// Digest of the token.
+    pub digest: Digest,
+    /// Its family.
+    pub family: FamilyId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The user it acts for.
+    pub subject: String,
+    /// Its scopes.
+    pub scopes: ScopeSet,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A stored refresh token (its digest, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// Digest of the token.
+    pub digest: Digest,
+    /// Its family.
+    pub family: FamilyId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The user it acts for.
+    pub subject: String,
+    /// The family's full scope (a refresh may narrow an access token's scope,
+    /// never the refresh token's).
+    pub scopes: ScopeSet,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires if unused.
+    pub expires_at: OffsetDateTime,
+    /// When the whole family stops being refreshable, whatever happens.
+    pub family_expires_at: OffsetDateTime,
+    /// When it was used (rotated), if it was; a second use is a reuse.
+    pub rotated_at: Option<OffsetDateTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// The result of [`GrantStore::consume_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConsumeCode {
+    /// Consumed by this call; the record before consumption.
+    Consumed(Box<AuthorizationCodeRecord>),
+    /// Consumed earlier: a replay. The record (with its `consumed_at`).
+    AlreadyConsumed(Box<AuthorizationCodeRecord>),
+    /// No such code.
+    Unknown,
+}
+
+/// The result of [`GrantStore::rotate_refresh`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RotateRefresh {
+    /// Rotated by this call: the old token is marked used and the new tokens
+    /// stored. Holds the old record as it was.
+    Rotated(Box<RefreshTokenRecord>),
+    /// The token was already used: a reuse. Nothing was stored.
+    AlreadyRotated(Box<RefreshTokenRecord>),
+    /// The token or its family is revoked. Nothing was stored.
+    Revoked,
+    /// No such token. Nothing was stored.
+    Unknown,
+}
+
+/// The result of [`GrantStore::insert_tokens`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InsertTokens {
+    /// Stored.
+    Inserted,
+    /// The family was revoked (for example by a concurrent code replay):
+    /// nothing was stored.
+    FamilyRevoked,
+}
+
+/// New tokens to store: an access token and, usually, a refresh token.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTokens<'a> {
+    /// The access token.
+    pub access: &'a AccessTokenRecord,
+    /// The refresh token, if one is issued.
+    pub refresh: Option<&'a RefreshTokenRecord>,
+}
+
+/// Storage for codes and tokens.
+///
+/// The methods that decide a race are single atomic calls whose result tells
+/// the outcomes apart, so replay detection works whatever the backend (the
+/// lesson of fosite #778): [`consume_code`](Self::consume_code),
+/// [`rotate_refresh`](Self::rotate_refresh) and
+/// [`insert_tokens`](Self::insert_tokens) against
+/// [`revoke_family`](Self::revoke_family).
+#[async_trait]
+pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
+    /// Stores a new authorization code.
+    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+
+    /// The code with this digest (consumed or not).
+    async fn find_code(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<AuthorizationCodeRecord>, StoreError>;
+
+    /// Atomically: if the code with this digest is not consumed, mark it
+    /// consumed at `at` **and** store `tokens` (in the code's family);
+    /// otherwise store nothing. Says whether this call consumed it, it was
+    /// consumed before (a replay), or it is unknown. Because the tokens are
+    /// stored in the same step, a concurrent replay that revokes the family
+    /// always revokes them too.
+    async fn consume_code(
+        &self,
+        digest: &Digest,
+        at: OffsetDateTime,
+        tokens: NewTokens<'_>,
+    ) -> Result<ConsumeCode, StoreError>;
+
+    /// Atomically stores new tokens in their family unless the family is
+    /// revoked.
+    async fn insert_tokens(&self, tokens: NewTokens<'_>) -> Result<InsertTokens, StoreError>;
+
+    /// The access token with this digest.
+    async fn find_access_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<AccessTokenRecord>, StoreError>;
+
+    /// The refresh token with this digest.
+    async fn find_refresh_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+
+    /// Atomically: if the refresh token `old` exists, is unused and neither it
+    /// nor its family is revoked, mark it used at `at` and store `new` (same
+    /// family). Otherwise store nothing and say why.
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        new: NewTokens<'_>,
+        at: OffsetDateTime,
+    ) -> Result<RotateRefresh, StoreError>;
+
+    /// Revokes every token of the family, and every token stored in it later.
+    /// Returns how many tokens were newly revoked.
+    async fn revoke_family(&self, family: &FamilyId, at: OffsetDateTime)
+    -> Result<u64, StoreError>;
+
+    /// Revokes one access token. Returns whether it was newly revoked.
+    async fn revoke_access_token(
+        &self,
+        digest: &Digest,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes codes and tokens that expired before `before` (and revoked
+    /// ones past their expiry). Returns how many records were removed.
+    async fn purge_expired(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}

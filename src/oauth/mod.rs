@@ -1,0 +1,54 @@
+//! OAuth 2.0 authorization server with PKCE, for user-context apps.
+//!
+//! * [`AuthorizationServer`]: the endpoints as async methods;
+//! * [`ClientStore`] and [`GrantStore`]: the storage traits;
+//! * [`CodeChallenge`]: PKCE (S256 only unless [`DangerousOptions`] says otherwise);
+//! * [`OAuthError`] / [`OAuthErrorCode`]: RFC 6749 errors.
+//!
+//! Choices where the RFCs leave one, following RFC 9700 (OAuth 2.0 Security
+//! BCP) and the OAuth 2.1 draft:
+//! * PKCE is required for every client, public or confidential, and only
+//!   `S256` is accepted (RFC 9700 §2.1.1).
+//! * Redirect URIs match exactly, except the port of loopback IP URIs
+//!   (RFC 8252 §7.3; RFC 9700 §4.1.3).
+//! * Authorization codes live 60 s and are single-use; a replay revokes the
+//!   tokens issued from the code (RFC 6749 §4.1.2).
+//! * Refresh tokens rotate on every use; a reused refresh token revokes its
+//!   whole family (RFC 9700 §4.14.2). The new refresh token keeps the
+//!   family's scope; the access token may be narrowed.
+//! * The authorization response carries `iss` (RFC 9207, mix-up defence).
+//! * Revocation of a token of another client answers 200 and does nothing,
+//!   so the endpoint cannot probe for tokens (RFC 7009 §2.2).
+
+mod authorize;
+mod client;
+mod config;
+mod decide;
+mod error;
+mod grant;
+mod params;
+mod pkce;
+mod service;
+mod token;
+
+pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, ValidatedAuthorization};
+pub use client::{
+    ClientId, ClientInfo, ClientKind, ClientStore, InvalidClientId, InvalidRedirectUri,
+    MAX_REDIRECT_URI_LEN, MAX_REDIRECT_URIS, OAuthClient, redirect_uri_matches,
+    validate_redirect_uri,
+};
+pub use config::{AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL};
+pub use error::{OAuthError, OAuthErrorCode};
+pub use grant::{
+    AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, FamilyId, GrantStore, InsertTokens,
+    NewTokens, RefreshTokenRecord, RotateRefresh,
+};
+pub use params::{MAX_PARAM_LEN, MAX_PARAMS};
+pub use pkce::{
+    CodeChallenge, CodeChallengeMethod, PKCE_MAX_LEN, PKCE_MIN_LEN, is_valid_verifier_syntax,
+};
+pub use service::{
+    ACCESS_TOKEN_PREFIX, AuthorizationServer, CLIENT_SECRET_PREFIX, CODE_PREFIX, ClientError,
+    NewClient, REFRESH_TOKEN_PREFIX, RegisteredClient,
+};
+pub use token::{Introspection, ServerMetadata, TokenRequest, TokenResponse};
