@@ -82,6 +82,9 @@ struct ReadmeDoctests;
 pub mod api_key;
 pub mod audit;
 mod authenticator;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod clock;
 mod error;
 pub mod http;
@@ -98,7 +101,7 @@ pub use api_key::{
     RevokeOutcome, RotateOptions, RotateOutcome, RotationTraffic,
 };
 pub use audit::{
-    Actor, AuditEvent, AuditEventKind, AuditLog, AuditQuery, AuditSink, MemoryAuditLog,
+    Actor, AuditEvent, AuditEventKind, AuditLog, AuditQuery, AuditSink, MemoryAuditLog, Tee,
     TracingAuditSink,
 };
 pub use authenticator::Authenticator;

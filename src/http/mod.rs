@@ -19,6 +19,19 @@
 
 use serde_json::{Value, json};
 
+mod client_ip;
+mod endpoints;
+mod login;
+mod pages;
+mod request;
+mod tenant;
+
+pub use client_ip::TrustedProxies;
+pub use endpoints::{HttpAuth, HttpAuthConfig, body_too_large};
+pub use login::{CSRF_COOKIE, CsrfKey, StaticUsers, UserDirectory};
+pub use request::{HeaderSource, HttpRequest};
+pub use tenant::TenantSource;
+
 use crate::{
     ApiKeyError, AuthError, Rejection, TenantId,
     oauth::{
@@ -26,6 +39,51 @@ use crate::{
         ServerMetadata, TokenResponse,
     },
 };
+
+/// Scopes a handler requires, named by a type, for the adapters'
+/// `RequireScopes<R>` extractors.
+///
+/// # Examples
+///
+/// ```
+/// use papyrus_auth::http::ScopeRequirement;
+///
+/// /// `POST /api/v1/documents` needs `documents:write`.
+/// struct DocumentsWrite;
+/// impl ScopeRequirement for DocumentsWrite {
+///     const SCOPES: &'static str = "documents:write";
+/// }
+/// ```
+pub trait ScopeRequirement: Send + Sync + 'static {
+    /// The required scopes, space-delimited.
+    const SCOPES: &'static str;
+
+    /// The required scopes as a set (an invalid list requires an impossible
+    /// scope, so it fails closed).
+    fn scopes() -> crate::ScopeSet {
+        crate::ScopeSet::parse(Self::SCOPES).unwrap_or_else(|_| {
+            crate::ScopeSet::parse("invalid-scope-requirement").unwrap_or_default()
+        })
+    }
+}
+
+/// Checks that `principal` holds every scope `R` requires.
+///
+/// # Errors
+///
+/// The `403 insufficient_scope` response.
+pub fn require_scopes<R: ScopeRequirement>(
+    principal: &crate::Principal,
+) -> Result<(), HttpResponse> {
+    let required = R::scopes();
+    if principal.scopes.contains_all(&required) {
+        Ok(())
+    } else {
+        Err(rejection_response(&Rejection::InsufficientScope {
+            required,
+        }))
+    }
+}
 
 /// The realm named in `WWW-Authenticate` challenges.
 pub const REALM: &str = "papyrus";

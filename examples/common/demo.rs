@@ -1,0 +1,229 @@
+//! The demo shared by the example servers (axum and actix-web): stores,
+//! first-start bootstrap of tenant `acme`, and the `/api/v1/documents`
+//! resource, all framework-neutral.
+
+#![allow(dead_code, unreachable_pub)] // Shared by the examples and the tests: each uses a part.
+
+use std::{error::Error, sync::Arc};
+
+use dashmap::DashMap;
+use papyrus_auth::{
+    Actor, ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
+    MemoryGrantStore, NewApiKey, Principal, Tee, TenantId, TracingAuditSink,
+    http::{HttpAuth, HttpAuthConfig, HttpResponse, StaticUsers, TenantSource, TrustedProxies},
+    oauth::{AuthorizationServer, AuthorizationServerConfig, ClientId, ClientKind, NewClient},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The demo tenant.
+pub const TENANT: &str = "acme";
+/// The demo public client (the single-page app).
+pub const SPA_CLIENT_ID: &str = "demo-spa";
+/// The demo user of the login page.
+pub const DEMO_USER: (&str, &str) = ("alice", "wonderland");
+/// Scopes the admin key holds.
+pub const ADMIN_SCOPES: &str = "keys:admin tokens:introspect documents:read documents:write";
+
+/// How to run the demo.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The server's own base URL, such as `http://127.0.0.1:8080`.
+    pub base_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// A document of the demo resource.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    pub id: u64,
+    pub title: String,
+    pub content: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NewDocument {
+    title: String,
+    content: String,
+}
+
+/// Everything the demo server needs.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub auth: HttpAuth,
+    pub documents: Arc<DashMap<TenantId, Vec<Document>>>,
+    /// The admin key created at first start (shown once).
+    pub admin_key: Option<String>,
+    pub config: DemoConfig,
+}
+
+impl Demo {
+    /// Builds the stores and services, and bootstraps tenant `acme`.
+    pub async fn start(config: DemoConfig) -> Result<Self, Box<dyn Error + Send + Sync>> {
+        let tenant: TenantId = TENANT.parse()?;
+        let audit = Arc::new(MemoryAuditLog::new());
+        let sink = Arc::new(Tee(audit.clone(), TracingAuditSink));
+        let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), sink.clone());
+        let oauth = AuthorizationServer::new(
+            Arc::new(MemoryClientStore::new()),
+            Arc::new(MemoryGrantStore::new()),
+            sink,
+        )
+        .with_config(AuthorizationServerConfig::default().with_issuer(config.base_url.clone()));
+        let users = StaticUsers::new().with_user(&tenant, DEMO_USER.0, DEMO_USER.1, "user_alice");
+        let http_config = HttpAuthConfig::default()
+            .with_api_tenant(TenantSource::Header)
+            .with_oauth_tenant(TenantSource::FirstOf(vec![
+                TenantSource::HostLabel(".localhost".into()),
+                TenantSource::Header,
+                TenantSource::Fixed(tenant.clone()),
+            ]))
+            .with_trusted_proxies(config.trusted_proxies.clone())
+            .with_secure_cookies(config.base_url.starts_with("https://"));
+        let auth = HttpAuth::new(
+            Authenticator::new(keys.clone()),
+            oauth.clone(),
+            audit,
+            Arc::new(users),
+            http_config,
+        );
+
+        // First start: an admin key, printed once, and the SPA's client.
+        let admin = keys
+            .create(
+                &tenant,
+                NewApiKey::new("bootstrap admin", ADMIN_SCOPES.parse()?),
+                &Actor::System,
+            )
+            .await?;
+        oauth
+            .register_client(
+                &tenant,
+                NewClient::new(
+                    "Papyrus demo app",
+                    ClientKind::Public,
+                    format!("{}/app/callback", config.base_url),
+                    "documents:read documents:write".parse()?,
+                )
+                .with_client_id(ClientId::parse(SPA_CLIENT_ID)?)
+                .with_default_scopes("documents:read".parse()?),
+                &Actor::System,
+            )
+            .await?;
+        Ok(Self {
+            auth,
+            documents: Arc::new(DashMap::new()),
+            admin_key: Some(admin.key.expose_secret().to_owned()),
+            config,
+        })
+    }
+
+    /// `GET /api/v1/documents` (needs `documents:read`).
+    pub fn list_documents(&self, principal: &Principal) -> HttpResponse {
+        let docs = self
+            .documents
+            .get(&principal.tenant)
+            .map(|d| d.clone())
+            .unwrap_or_default();
+        HttpResponse::json(
+            200,
+            &json!({ "tenant": principal.tenant, "documents": docs }),
+        )
+    }
+
+    /// `POST /api/v1/documents` with `{"title", "content"}` (needs `documents:write`).
+    pub fn create_document(&self, principal: &Principal, body: &[u8]) -> HttpResponse {
+        let new: NewDocument = match serde_json::from_slice(body) {
+            Ok(d) => d,
+            Err(_) => return bad_request("send a JSON object {\"title\": ..., \"content\": ...}"),
+        };
+        if new.title.trim().is_empty()
+            || new.title.chars().count() > 200
+            || new.content.chars().count() > 10_000
+        {
+            return bad_request("title must be 1 to 200 characters and content at most 10,000");
+        }
+        let mut docs = self.documents.entry(principal.tenant.clone()).or_default();
+        let doc = Document {
+            id: docs.len() as u64 + 1,
+            title: new.title,
+            content: new.content,
+            created_by: principal.subject.clone(),
+        };
+        docs.push(doc.clone());
+        HttpResponse::json(201, &json!({ "document": doc }))
+    }
+
+    /// `GET /app/config.json`: what the single-page app needs.
+    pub fn spa_config(&self) -> HttpResponse {
+        HttpResponse::json(
+            200,
+            &json!({
+                "client_id": SPA_CLIENT_ID,
+                "tenant": TENANT,
+                "authorize_endpoint": "/oauth/authorize",
+                "token_endpoint": "/oauth/token",
+                "redirect_uri": format!("{}/app/callback", self.config.base_url),
+                "scope": "documents:read documents:write",
+                "api": "/api/v1/documents",
+                "issuer": self.config.base_url,
+            }),
+        )
+    }
+}
+
+fn bad_request(description: &str) -> HttpResponse {
+    HttpResponse::json(
+        400,
+        &json!({ "error": "invalid_request", "error_description": description }),
+    )
+}
+
+/// The static pages, with the headers they are served with.
+pub fn static_asset(path: &str) -> Option<HttpResponse> {
+    let (body, content_type) = match path {
+        "/" => (INDEX, "text/html; charset=utf-8"),
+        "/admin" => (
+            include_str!("../server/static/admin.html"),
+            "text/html; charset=utf-8",
+        ),
+        "/admin/admin.js" => (
+            include_str!("../server/static/admin.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "/app" | "/app/callback" => (
+            include_str!("../server/static/spa.html"),
+            "text/html; charset=utf-8",
+        ),
+        "/app/spa.js" => (
+            include_str!("../server/static/spa.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "/static/style.css" => (
+            include_str!("../server/static/style.css"),
+            "text/css; charset=utf-8",
+        ),
+        _ => return None,
+    };
+    let mut r = HttpResponse::html(200, body.to_owned());
+    for (name, value) in &mut r.headers {
+        match *name {
+            "Content-Type" => *value = content_type.to_owned(),
+            "Content-Security-Policy" => {
+                *value = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'".to_owned();
+            }
+            _ => {}
+        }
+    }
+    Some(r)
+}
+
+const INDEX: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>papyrus-auth demo</title>
+<link rel="stylesheet" href="/static/style.css"></head><body><main>
+<h1>papyrus-auth demo</h1>
+<ul><li><a href="/admin">Admin → API Keys</a> (paste the admin key printed at start)</li>
+<li><a href="/app">Single-page app</a> (OAuth 2.0 + PKCE; log in as alice / wonderland)</li>
+<li><a href="/.well-known/oauth-authorization-server">Server metadata</a></li></ul>
+</main></body></html>"#;

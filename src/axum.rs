@@ -1,0 +1,297 @@
+//! The axum 0.8 / tower adapter (feature `axum`).
+//!
+//! * [`AuthLayer`]: authenticates every request (API key or OAuth access
+//!   token) and puts the [`Principal`] in the request extensions, or answers
+//!   401/403/400/503 itself;
+//! * extractors: [`Principal`] and [`RequireScopes<R>`](RequireScopes)
+//!   (403 `insufficient_scope`), rejecting with [`AuthRejection`];
+//! * [`routes`]: the OAuth endpoints, metadata and key administration.
+//!
+//! The client IP comes from [`ConnectInfo`]: serve with
+//! `into_make_service_with_connect_info::<SocketAddr>()` (without it, keys
+//! with an IP allowlist are refused).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::net::SocketAddr;
+//! use axum::{Router, routing::get};
+//! use papyrus_auth::{Principal, axum::{AuthLayer, routes}, http::HttpAuth};
+//!
+//! async fn documents(principal: Principal) -> String {
+//!     format!("documents of {}", principal.tenant)
+//! }
+//!
+//! # async fn serve(auth: HttpAuth) -> std::io::Result<()> {
+//! let app = Router::new()
+//!     .route("/api/v1/documents", get(documents))
+//!     .layer(AuthLayer::new(auth.clone()))
+//!     .merge(routes(auth));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+//! # }
+//! ```
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    marker::PhantomData,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+    routing::any,
+};
+
+use crate::{
+    Principal, ScopeSet,
+    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
+};
+
+impl HeaderSource for HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+
+    fn headers_len(&self) -> usize {
+        self.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
+    }
+}
+
+/// Converts a framework-neutral response to an axum response.
+pub fn into_response(r: HttpResponse) -> Response {
+    let mut response = Response::new(Body::from(r.body));
+    *response.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in r.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .append(HeaderName::from_static(lowercase(name)), value);
+        }
+    }
+    response
+}
+
+/// Header names in [`HttpResponse`] are static and ASCII; axum wants them lowercase.
+fn lowercase(name: &'static str) -> &'static str {
+    match name {
+        "Content-Type" => "content-type",
+        "Cache-Control" => "cache-control",
+        "WWW-Authenticate" => "www-authenticate",
+        "Retry-After" => "retry-after",
+        "Pragma" => "pragma",
+        "Location" => "location",
+        "Set-Cookie" => "set-cookie",
+        "X-Frame-Options" => "x-frame-options",
+        "Content-Security-Policy" => "content-security-policy",
+        "Referrer-Policy" => "referrer-policy",
+        "Allow" => "allow",
+        other if other.bytes().all(|b| !b.is_ascii_uppercase()) => other,
+        _ => "x-papyrus-unknown-header",
+    }
+}
+
+fn peer(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Why an extractor refused a request. Its response carries the RFC 6750
+/// `WWW-Authenticate` challenge.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthRejection {
+    response: HttpResponse,
+}
+
+impl AuthRejection {
+    /// The HTTP status (401, 403, 400 or 503).
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.response.status).unwrap_or(StatusCode::UNAUTHORIZED)
+    }
+
+    /// The framework-neutral response.
+    pub fn response(&self) -> &HttpResponse {
+        &self.response
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        into_response(self.response)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = AuthRejection;
+
+    /// The principal that [`AuthLayer`] authenticated; a 401 if there is none
+    /// (the route is not behind the layer).
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| AuthRejection {
+                response: crate::http::rejection_response(&crate::Rejection::MissingCredentials),
+            })
+    }
+}
+
+/// Extracts the [`Principal`] and requires the scopes of `R`; otherwise 403
+/// `insufficient_scope` with the RFC 6750 challenge.
+///
+/// ```
+/// use papyrus_auth::{axum::RequireScopes, http::ScopeRequirement};
+///
+/// struct DocumentsWrite;
+/// impl ScopeRequirement for DocumentsWrite {
+///     const SCOPES: &'static str = "documents:write";
+/// }
+///
+/// async fn create(RequireScopes(principal, ..): RequireScopes<DocumentsWrite>) -> String {
+///     format!("created by {}", principal.subject)
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireScopes<R>(pub Principal, pub PhantomData<R>);
+
+impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for RequireScopes<R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        crate::http::require_scopes::<R>(&principal)
+            .map_err(|response| AuthRejection { response })?;
+        Ok(Self(principal, PhantomData))
+    }
+}
+
+/// A tower [`Layer`](tower::Layer) that authenticates requests with an
+/// [`HttpAuth`], optionally requiring scopes for every request it wraps.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    auth: HttpAuth,
+    required: ScopeSet,
+}
+
+impl AuthLayer {
+    /// Authenticates with `auth`; requires no particular scope.
+    pub fn new(auth: HttpAuth) -> Self {
+        Self {
+            auth,
+            required: ScopeSet::empty(),
+        }
+    }
+
+    /// Requires `scopes` of every request (403 `insufficient_scope` otherwise).
+    pub fn with_required_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.required = scopes;
+        self
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+            required: self.required.clone(),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: HttpAuth,
+    required: ScopeSet,
+}
+
+impl<S> tower::Service<Request> for AuthService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // The clone that was polled ready is the one we call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        let required = self.required.clone();
+        Box::pin(async move {
+            let peer = peer(req.extensions());
+            match auth.authenticate(req.headers(), peer, &required).await {
+                Ok(principal) => {
+                    req.extensions_mut().insert(principal);
+                    inner.call(req).await
+                }
+                Err(response) => Ok(into_response(response)),
+            }
+        })
+    }
+}
+
+/// The library's endpoints (see [`crate::http`]): `/oauth/*`,
+/// `/.well-known/*`, `/admin/api-keys…`, `/admin/audit`, `/admin/clients`.
+/// Merge it into your router; do not put it behind [`AuthLayer`] (the admin
+/// endpoints authenticate themselves, the OAuth ones must be reachable).
+pub fn routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
+    Router::new()
+        .route("/oauth/{*rest}", any(endpoint))
+        .route("/.well-known/{*rest}", any(endpoint))
+        .route("/admin/api-keys", any(endpoint))
+        .route("/admin/api-keys/{*rest}", any(endpoint))
+        .route("/admin/audit", any(endpoint))
+        .route("/admin/clients", any(endpoint))
+        .with_state(auth)
+}
+
+async fn endpoint(State(auth): State<HttpAuth>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, auth.config().max_body).await else {
+        return into_response(body_too_large());
+    };
+    let request = to_neutral(&parts, body.to_vec());
+    into_response(auth.handle(&request).await)
+}
+
+/// Converts request parts and a body to the framework-neutral request.
+pub fn to_neutral(parts: &Parts, body: Vec<u8>) -> HttpRequest {
+    let mut request = HttpRequest::new(parts.method.as_str(), parts.uri.path());
+    request.query = parts.uri.query().unwrap_or("").to_owned();
+    request.headers = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    request.body = body;
+    request.peer = peer(&parts.extensions);
+    request
+}

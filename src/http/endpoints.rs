@@ -1,0 +1,752 @@
+//! The HTTP endpoints, framework-neutral: every adapter converts its request
+//! to an [`HttpRequest`], calls [`HttpAuth::handle`] or
+//! [`HttpAuth::authenticate`], and copies the [`HttpResponse`] back, so all
+//! adapters answer byte for byte the same.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/oauth/authorize` | validate, then the login-and-consent page |
+//! | POST | `/oauth/authorize` | the consent form (CSRF-protected) → 303 to the client |
+//! | POST | `/oauth/token` | token endpoint (RFC 6749 §3.2) |
+//! | POST | `/oauth/revoke` | revocation (RFC 7009) |
+//! | POST | `/oauth/introspect` | introspection (RFC 7662) |
+//! | GET | `/.well-known/oauth-authorization-server` | metadata (RFC 8414); also `/.well-known/openid-configuration` |
+//! | GET, POST | `/admin/api-keys` | list, create keys |
+//! | GET | `/admin/api-keys/{id}` | one key and its rotation traffic |
+//! | POST | `/admin/api-keys/{id}/rotate`, `/admin/api-keys/{id}/revoke` | rotate, revoke |
+//! | GET | `/admin/audit?key_id=…&limit=…` | the audit log |
+//! | GET, POST | `/admin/clients` | list, register OAuth clients |
+//!
+//! The admin endpoints need a credential holding the admin scope
+//! (`keys:admin` by default) for the tenant named by `X-Tenant-Id`.
+
+use std::{net::IpAddr, sync::Arc};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    HeaderSource, HttpRequest, HttpResponse, TenantSource, TrustedProxies, api_key_error_response,
+    auth_error_response, authorize_error_response, client_error_response, error_page,
+    error_redirect_response, introspection_response,
+    login::{CSRF_COOKIE, CsrfKey, UserDirectory},
+    metadata_response, oauth_error_response,
+    pages::consent_page,
+    rejection_response, revocation_response, token_response,
+};
+use crate::{
+    Actor, ApiKeyError, AuditLog, AuditQuery, AuthMethod, Authenticator, KeyId, NewApiKey,
+    Principal, RotateOptions, Scope, ScopeSet, TenantId,
+    oauth::{
+        AuthorizationServer, AuthorizeError, NewClient, OAuthError, TokenRequest,
+        ValidatedAuthorization,
+    },
+};
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpAuthConfig {
+    /// Where API and admin requests name their tenant. Defaults to the
+    /// `X-Tenant-Id` header.
+    pub api_tenant: TenantSource,
+    /// Where OAuth requests (reached by browser navigation, which cannot add
+    /// headers) name their tenant. Defaults to the `X-Tenant-Id` header.
+    pub oauth_tenant: TenantSource,
+    /// Proxies whose forwarding headers are believed. Defaults to none.
+    pub trusted_proxies: TrustedProxies,
+    /// Largest request body read, in bytes; larger is `413`. Defaults to 64 KiB.
+    pub max_body: usize,
+    /// Largest total size of request headers, in bytes; larger is `400`.
+    /// Defaults to 16 KiB.
+    pub max_headers: usize,
+    /// The scope the admin endpoints require. Defaults to `keys:admin`.
+    pub admin_scope: Scope,
+    /// The scope that lets an API key call the introspection endpoint.
+    /// Defaults to `tokens:introspect`.
+    pub introspect_scope: Scope,
+    /// Whether the consent form's CSRF cookie is `Secure` (HTTPS only).
+    /// Defaults to `true`; turn off only for plain-HTTP development servers.
+    pub secure_cookies: bool,
+    /// Signs consent-form CSRF tokens. Defaults to a random key per process;
+    /// instances behind one load balancer need a shared one.
+    pub csrf_key: CsrfKey,
+}
+
+impl Default for HttpAuthConfig {
+    fn default() -> Self {
+        Self {
+            api_tenant: TenantSource::Header,
+            oauth_tenant: TenantSource::Header,
+            trusted_proxies: TrustedProxies::none(),
+            max_body: 64 * 1024,
+            max_headers: 16 * 1024,
+            admin_scope: Scope::parse("keys:admin")
+                .unwrap_or_else(|_| unreachable!("a valid scope")),
+            introspect_scope: Scope::parse("tokens:introspect")
+                .unwrap_or_else(|_| unreachable!("a valid scope")),
+            secure_cookies: true,
+            csrf_key: CsrfKey::random(),
+        }
+    }
+}
+
+impl HttpAuthConfig {
+    /// Sets [`api_tenant`](Self::api_tenant).
+    pub fn with_api_tenant(mut self, source: TenantSource) -> Self {
+        self.api_tenant = source;
+        self
+    }
+    /// Sets [`oauth_tenant`](Self::oauth_tenant).
+    pub fn with_oauth_tenant(mut self, source: TenantSource) -> Self {
+        self.oauth_tenant = source;
+        self
+    }
+    /// Sets [`trusted_proxies`](Self::trusted_proxies).
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+    /// Sets [`secure_cookies`](Self::secure_cookies).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
+    }
+    /// Sets [`csrf_key`](Self::csrf_key).
+    pub fn with_csrf_key(mut self, key: CsrfKey) -> Self {
+        self.csrf_key = key;
+        self
+    }
+    /// Sets [`max_body`](Self::max_body).
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+}
+
+/// The HTTP face of the library: authentication for middleware and the
+/// OAuth and admin endpoints. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpAuth {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    authenticator: Authenticator,
+    oauth: AuthorizationServer,
+    audit: Arc<dyn AuditLog>,
+    users: Arc<dyn UserDirectory>,
+    config: HttpAuthConfig,
+}
+
+impl HttpAuth {
+    /// The HTTP layer over `authenticator` (API keys), `oauth`, the readable
+    /// `audit` log and the application's `users`.
+    pub fn new(
+        authenticator: Authenticator,
+        oauth: AuthorizationServer,
+        audit: Arc<dyn AuditLog>,
+        users: Arc<dyn UserDirectory>,
+        config: HttpAuthConfig,
+    ) -> Self {
+        let authenticator = authenticator.with_oauth(oauth.clone());
+        Self {
+            inner: Arc::new(Inner {
+                authenticator,
+                oauth,
+                audit,
+                users,
+                config,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpAuthConfig {
+        &self.inner.config
+    }
+
+    /// The bearer authenticator (API keys and access tokens).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.authenticator
+    }
+
+    /// The authorization server.
+    pub fn oauth(&self) -> &AuthorizationServer {
+        &self.inner.oauth
+    }
+
+    /// The client IP of a request (see [`TrustedProxies`]).
+    pub fn client_ip(&self, headers: &impl HeaderSource, peer: Option<IpAddr>) -> Option<IpAddr> {
+        self.inner.config.trusted_proxies.client_ip(peer, headers)
+    }
+
+    /// Authenticates an API request (bearer API key or access token, tenant
+    /// from [`HttpAuthConfig::api_tenant`]) needing `required`: the
+    /// middleware's job. On failure, the response to send.
+    ///
+    /// # Errors
+    ///
+    /// The error response: 400 (headers too large, tenant missing or
+    /// malformed), 401, 403 or 503 — see the [module table](super).
+    pub async fn authenticate(
+        &self,
+        headers: &impl HeaderSource,
+        peer: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Result<Principal, HttpResponse> {
+        if headers.headers_len() > self.inner.config.max_headers {
+            return Err(headers_too_large());
+        }
+        let token = super::bearer_token(headers.header("authorization"))
+            .map_err(|r| rejection_response(&r))?;
+        let tenant = self
+            .inner
+            .config
+            .api_tenant
+            .resolve(headers)
+            .map_err(|r| rejection_response(&r))?;
+        let ip = self.client_ip(headers, peer);
+        self.inner
+            .authenticator
+            .authenticate_token(token, &tenant, ip, required)
+            .await
+            .map_err(|e| auth_error_response(&e))
+    }
+
+    /// Handles a request to one of the library's endpoints (see the module
+    /// table); anything else is a 404 JSON error.
+    pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        if req.headers_len() > self.inner.config.max_headers {
+            return headers_too_large();
+        }
+        if req.body.len() > self.inner.config.max_body {
+            return body_too_large();
+        }
+        let path = req.path.trim_end_matches('/');
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let m = req.method.as_str();
+        match (m, segments.as_slice()) {
+            ("GET", ["oauth", "authorize"]) => self.authorize_page(req).await,
+            ("POST", ["oauth", "authorize"]) => self.consent(req).await,
+            ("POST", ["oauth", "token"]) => self.token(req).await,
+            ("POST", ["oauth", "revoke"]) => self.revoke(req).await,
+            ("POST", ["oauth", "introspect"]) => self.introspect(req).await,
+            (
+                "GET",
+                [
+                    ".well-known",
+                    "oauth-authorization-server" | "openid-configuration",
+                ],
+            ) => self.metadata(req),
+            ("GET", ["admin", "api-keys"]) => self.admin(req, Admin::ListKeys).await,
+            ("POST", ["admin", "api-keys"]) => self.admin(req, Admin::CreateKey).await,
+            ("GET", ["admin", "api-keys", id]) => self.admin(req, Admin::GetKey(id)).await,
+            ("POST", ["admin", "api-keys", id, "rotate"]) => {
+                self.admin(req, Admin::RotateKey(id)).await
+            }
+            ("POST", ["admin", "api-keys", id, "revoke"]) => {
+                self.admin(req, Admin::RevokeKey(id)).await
+            }
+            ("GET", ["admin", "audit"]) => self.admin(req, Admin::Audit).await,
+            ("GET", ["admin", "clients"]) => self.admin(req, Admin::ListClients).await,
+            ("POST", ["admin", "clients"]) => self.admin(req, Admin::CreateClient).await,
+            (_, ["oauth", "authorize"]) => method_not_allowed("GET, POST"),
+            (_, ["oauth", "token" | "revoke" | "introspect"]) => method_not_allowed("POST"),
+            (_, [".well-known", _]) => method_not_allowed("GET"),
+            (_, ["admin", "api-keys" | "clients"]) => method_not_allowed("GET, POST"),
+            (_, ["admin", "api-keys", _]) | (_, ["admin", "audit"]) => method_not_allowed("GET"),
+            (_, ["admin", "api-keys", _, "rotate" | "revoke"]) => method_not_allowed("POST"),
+            _ => HttpResponse::json(
+                404,
+                &json!({"error": "not_found", "error_description": "no such endpoint"}),
+            ),
+        }
+    }
+
+    fn oauth_tenant(&self, req: &HttpRequest) -> Result<TenantId, HttpResponse> {
+        self.inner
+            .config
+            .oauth_tenant
+            .resolve(req)
+            .map_err(|r| rejection_response(&r))
+    }
+
+    // ----- authorization endpoint -------------------------------------------
+
+    async fn authorize_page(&self, req: &HttpRequest) -> HttpResponse {
+        let tenant = match self.inner.config.oauth_tenant.resolve(req) {
+            Ok(t) => t,
+            Err(_) => {
+                return error_page(&OAuthError::invalid_request(
+                    "this address names no valid tenant",
+                ));
+            }
+        };
+        match self.inner.oauth.authorize(&tenant, &req.query).await {
+            Ok(v) => self.render_consent(&tenant, &v, &req.query, None, 200),
+            Err(e) => authorize_error_response(&e),
+        }
+    }
+
+    fn render_consent(
+        &self,
+        tenant: &TenantId,
+        v: &ValidatedAuthorization,
+        request: &str,
+        error: Option<&str>,
+        status: u16,
+    ) -> HttpResponse {
+        let nonce = CsrfKey::nonce();
+        let now = time::OffsetDateTime::now_utc();
+        let token = self
+            .inner
+            .config
+            .csrf_key
+            .token(&nonce, tenant, request, now);
+        let secure = if self.inner.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        };
+        let mut page = HttpResponse::html(status, consent_page(v, request, &token, error)).with_header(
+            "Set-Cookie",
+            format!("{CSRF_COOKIE}={nonce}; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Max-Age=600{secure}"),
+        );
+        for (name, value) in &mut page.headers {
+            if *name == "Content-Security-Policy" {
+                value.push_str("; form-action 'self'");
+            }
+        }
+        page
+    }
+
+    async fn consent(&self, req: &HttpRequest) -> HttpResponse {
+        if !is_form(req) {
+            return error_page(&OAuthError::invalid_request(
+                "the consent form must be posted as a form",
+            ));
+        }
+        let tenant = match self.inner.config.oauth_tenant.resolve(req) {
+            Ok(t) => t,
+            Err(_) => {
+                return error_page(&OAuthError::invalid_request(
+                    "this address names no valid tenant",
+                ));
+            }
+        };
+        let form = Form::parse(req.body_str().unwrap_or(""));
+        let request = form.one("request").unwrap_or("");
+        let token = form.one("csrf_token").unwrap_or("");
+        let nonce = req.cookie(CSRF_COOKIE).unwrap_or("");
+        let now = time::OffsetDateTime::now_utc();
+        if !self
+            .inner
+            .config
+            .csrf_key
+            .verify(token, nonce, &tenant, request, now)
+        {
+            let mut page = error_page(&OAuthError::invalid_request(
+                "the form expired or was not sent from this site; go back and try again",
+            ));
+            page.status = 403;
+            return page;
+        }
+        let v = match self.inner.oauth.authorize(&tenant, request).await {
+            Ok(v) => v,
+            Err(AuthorizeError::Redirect(r)) => return see_other(error_redirect_response(&r)),
+            Err(e) => return authorize_error_response(&e),
+        };
+        match form.one("decision") {
+            Some("deny") => {
+                return see_other(error_redirect_response(
+                    &self.inner.oauth.deny(&v, None).await,
+                ));
+            }
+            Some("approve") => {}
+            _ => {
+                return error_page(&OAuthError::invalid_request(
+                    "decision must be approve or deny",
+                ));
+            }
+        }
+        let (username, password) = (
+            form.one("username").unwrap_or(""),
+            form.one("password").unwrap_or(""),
+        );
+        let subject = match self
+            .inner
+            .users
+            .verify_password(&tenant, username, password)
+            .await
+        {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return self.render_consent(
+                    &tenant,
+                    &v,
+                    request,
+                    Some("Wrong username or password."),
+                    401,
+                );
+            }
+            Err(e) => return error_page(&e.into()),
+        };
+        let chosen: Vec<Scope> = form
+            .all("scope")
+            .filter_map(|s| Scope::parse(s).ok())
+            .collect();
+        let approved = ScopeSet::from_scopes(chosen)
+            .unwrap_or_default()
+            .intersection(&v.scopes);
+        if approved.is_empty() {
+            return self.render_consent(
+                &tenant,
+                &v,
+                request,
+                Some("Choose at least one permission, or deny."),
+                400,
+            );
+        }
+        match self.inner.oauth.approve(&v, &subject, &approved).await {
+            Ok(location) => see_other(HttpResponse::redirect(location)),
+            Err(e) => error_page(&e),
+        }
+    }
+
+    // ----- token, revocation, introspection, metadata ------------------------
+
+    async fn token(&self, req: &HttpRequest) -> HttpResponse {
+        let (tenant, body) = match self.form_request(req) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let request = TokenRequest::new(req.header("authorization"), body);
+        match self.inner.oauth.token(&tenant, &request).await {
+            Ok(tokens) => token_response(&tokens),
+            Err(e) => oauth_error_response(&e),
+        }
+    }
+
+    async fn revoke(&self, req: &HttpRequest) -> HttpResponse {
+        let (tenant, body) = match self.form_request(req) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        match self
+            .inner
+            .oauth
+            .revoke(
+                &tenant,
+                &TokenRequest::new(req.header("authorization"), body),
+            )
+            .await
+        {
+            Ok(()) => revocation_response(),
+            Err(e) => oauth_error_response(&e),
+        }
+    }
+
+    async fn introspect(&self, req: &HttpRequest) -> HttpResponse {
+        let (tenant, body) = match self.form_request(req) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let authorization = req.header("authorization");
+        let bearer =
+            authorization.is_some_and(|h| h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer "));
+        if bearer {
+            // An API key (or token) holding the introspection scope.
+            let required = ScopeSet::from_scopes([self.inner.config.introspect_scope.clone()])
+                .unwrap_or_default();
+            let principal = match self.authenticate(req, req.peer, &required).await {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
+            let token = Form::parse(body).one("token").map(str::to_owned);
+            let Some(token) = token else {
+                return oauth_error_response(&OAuthError::invalid_request(
+                    "missing parameter token",
+                ));
+            };
+            return match self
+                .inner
+                .oauth
+                .introspect_token(&principal.tenant, &token)
+                .await
+            {
+                Ok(answer) => introspection_response(&answer),
+                Err(e) => oauth_error_response(&e.into()),
+            };
+        }
+        match self
+            .inner
+            .oauth
+            .introspect(&tenant, &TokenRequest::new(authorization, body))
+            .await
+        {
+            Ok(answer) => introspection_response(&answer),
+            Err(e) => oauth_error_response(&e),
+        }
+    }
+
+    fn metadata(&self, req: &HttpRequest) -> HttpResponse {
+        match self.oauth_tenant(req) {
+            Ok(tenant) => metadata_response(&self.inner.oauth.metadata(&tenant)),
+            Err(r) => r,
+        }
+    }
+
+    /// The tenant and form body of a token, revocation or introspection request.
+    fn form_request<'r>(&self, req: &'r HttpRequest) -> Result<(TenantId, &'r str), HttpResponse> {
+        if !is_form(req) {
+            return Err(oauth_error_response(&OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            )));
+        }
+        let body = req.body_str().ok_or_else(|| {
+            oauth_error_response(&OAuthError::invalid_request("the body is not UTF-8"))
+        })?;
+        Ok((self.oauth_tenant(req)?, body))
+    }
+
+    // ----- admin -----------------------------------------------------------------
+
+    async fn admin(&self, req: &HttpRequest, op: Admin<'_>) -> HttpResponse {
+        let required =
+            ScopeSet::from_scopes([self.inner.config.admin_scope.clone()]).unwrap_or_default();
+        let principal = match self.authenticate(req, req.peer, &required).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let tenant = principal.tenant.clone();
+        let actor = match &principal.method {
+            AuthMethod::ApiKey { key_id } => Actor::ApiKey {
+                key_id: key_id.clone(),
+            },
+            _ => Actor::User {
+                subject: principal.subject.clone(),
+            },
+        };
+        let keys = self.inner.authenticator.api_keys();
+        let key_id =
+            |id: &str| KeyId::parse(id).map_err(|_| api_key_error_response(&ApiKeyError::NotFound));
+        let result: Result<HttpResponse, HttpResponse> = async {
+            Ok(match op {
+                Admin::ListKeys => {
+                    let list = keys
+                        .list(&tenant)
+                        .await
+                        .map_err(|e| api_key_error_response(&e))?;
+                    HttpResponse::json(200, &json!({ "api_keys": list }))
+                }
+                Admin::CreateKey => {
+                    let new: NewApiKey = json_body(req)?;
+                    let created = keys
+                        .create(&tenant, new, &actor)
+                        .await
+                        .map_err(|e| api_key_error_response(&e))?;
+                    HttpResponse::json(
+                        201,
+                        &json!({ "key": created.key.expose_secret(), "api_key": created.info }),
+                    )
+                }
+                Admin::GetKey(id) => {
+                    let id = key_id(id)?;
+                    let info = keys
+                        .get(&tenant, &id)
+                        .await
+                        .map_err(|e| api_key_error_response(&e))?;
+                    let traffic = keys
+                        .rotation_traffic(&tenant, &id)
+                        .await
+                        .map_err(|e| api_key_error_response(&e))?;
+                    HttpResponse::json(200, &json!({ "api_key": info, "traffic": traffic }))
+                }
+                Admin::RotateKey(id) => {
+                    let id = key_id(id)?;
+                    let options: RotateOptions = if req.body.is_empty() {
+                        RotateOptions::default()
+                    } else {
+                        json_body(req)?
+                    };
+                    let created = keys
+                        .rotate(&tenant, &id, options, &actor)
+                        .await
+                        .map_err(|e| api_key_error_response(&e))?;
+                    HttpResponse::json(
+                        201,
+                        &json!({ "key": created.key.expose_secret(), "api_key": created.info }),
+                    )
+                }
+                Admin::RevokeKey(id) => {
+                    let id = key_id(id)?;
+                    let info = keys
+                        .revoke(&tenant, &id, &actor)
+                        .await
+                        .map_err(|e| api_key_error_response(&e))?;
+                    HttpResponse::json(200, &json!({ "api_key": info }))
+                }
+                Admin::Audit => {
+                    let params: Vec<(String, String)> =
+                        form_urlencoded::parse(req.query.as_bytes())
+                            .into_owned()
+                            .collect();
+                    let get =
+                        |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+                    let mut query = AuditQuery::tenant(tenant.clone());
+                    if let Some(id) = get("key_id") {
+                        query = query.key(key_id(id)?);
+                    }
+                    if let Some(limit) = get("limit") {
+                        let limit = limit
+                            .parse::<usize>()
+                            .map_err(|_| bad_request("limit must be a number"))?;
+                        query = query.limit(limit.min(1000));
+                    }
+                    let events = self
+                        .inner
+                        .audit
+                        .query(&query)
+                        .await
+                        .map_err(|e| api_key_error_response(&e.into()))?;
+                    HttpResponse::json(200, &json!({ "events": events }))
+                }
+                Admin::ListClients => {
+                    let list = self
+                        .inner
+                        .oauth
+                        .list_clients(&tenant)
+                        .await
+                        .map_err(|e| client_error_response(&e))?;
+                    HttpResponse::json(200, &json!({ "clients": list }))
+                }
+                Admin::CreateClient => {
+                    let new: NewClient = json_body(req)?;
+                    let r = self
+                        .inner
+                        .oauth
+                        .register_client(&tenant, new, &actor)
+                        .await
+                        .map_err(|e| client_error_response(&e))?;
+                    let secret = r.secret.as_ref().map(|s| s.expose_secret());
+                    HttpResponse::json(201, &json!({ "client": r.client, "client_secret": secret }))
+                }
+            })
+        }
+        .await;
+        result.unwrap_or_else(|r| r)
+    }
+}
+
+/// An admin operation.
+#[derive(Debug, Clone, Copy)]
+enum Admin<'a> {
+    ListKeys,
+    CreateKey,
+    GetKey(&'a str),
+    RotateKey(&'a str),
+    RevokeKey(&'a str),
+    Audit,
+    ListClients,
+    CreateClient,
+}
+
+/// A parsed form body (repeated fields kept).
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn parse(body: &str) -> Self {
+        Self(
+            form_urlencoded::parse(body.as_bytes())
+                .take(64)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+    /// The value of a field sent exactly once.
+    fn one<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        let mut it = self.all(name);
+        let first = it.next();
+        if it.next().is_some() { None } else { first }
+    }
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.header("content-type")
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| {
+            c.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(req: &HttpRequest) -> Result<T, HttpResponse> {
+    let is_json = req
+        .header("content-type")
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(HttpResponse::json(
+            415,
+            &json!({"error": "unsupported_media_type", "error_description": "send the body as application/json"}),
+        ));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        let message = OAuthError::invalid_request(format!("invalid JSON body: {e}")).description;
+        bad_request(&message)
+    })
+}
+
+fn bad_request(description: &str) -> HttpResponse {
+    HttpResponse::json(
+        400,
+        &json!({"error": "invalid_request", "error_description": description}),
+    )
+}
+
+fn headers_too_large() -> HttpResponse {
+    HttpResponse::json(
+        400,
+        &json!({"error": "invalid_request", "error_description": "request headers are too large"}),
+    )
+}
+
+/// The `413` JSON error for a body over the limit.
+pub fn body_too_large() -> HttpResponse {
+    HttpResponse::json(
+        413,
+        &json!({"error": "payload_too_large", "error_description": "the request body is too large"}),
+    )
+}
+
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    HttpResponse::json(
+        405,
+        &json!({"error": "method_not_allowed", "error_description": "method not allowed"}),
+    )
+    .with_header("Allow", allow.to_owned())
+}
+
+/// A redirect answering a POST: 303 See Other, so the browser follows with GET.
+fn see_other(mut r: HttpResponse) -> HttpResponse {
+    r.status = 303;
+    r
+}
+
+/// Compile-time check: the handler's future can cross threads (axum and
+/// multi-threaded runtimes need it).
+#[allow(dead_code)]
+fn assert_send<'a>(
+    auth: &'a HttpAuth,
+    req: &'a HttpRequest,
+) -> impl std::future::Future<Output = HttpResponse> + Send + 'a {
+    auth.handle(req)
+}

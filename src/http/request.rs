@@ -1,0 +1,121 @@
+//! A framework-neutral request.
+
+use std::net::IpAddr;
+
+/// Read access to a request's headers. Each adapter implements it for its
+/// framework's header map; [`HttpRequest`] implements it too.
+pub trait HeaderSource {
+    /// The first value of header `name` (case-insensitive), if present and
+    /// valid UTF-8.
+    fn header(&self, name: &str) -> Option<&str>;
+    /// Every value of header `name`, in order.
+    fn header_values(&self, name: &str) -> Vec<&str>;
+    /// Total bytes of all header names and values (for size limits).
+    fn headers_len(&self) -> usize;
+}
+
+/// A request in framework-neutral form, for the endpoint handlers.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string (without `?`), possibly empty.
+    pub query: String,
+    /// Headers (names in any case).
+    pub headers: Vec<(String, String)>,
+    /// The body (already bounded by the adapter).
+    pub body: Vec<u8>,
+    /// The socket's peer address.
+    pub peer: Option<IpAddr>,
+}
+
+impl HttpRequest {
+    /// A request with `method` and `path` (which may carry a `?query`).
+    pub fn new(method: &str, path_and_query: &str) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(path_and_query: &str) -> Self {
+        Self::new("GET", path_and_query)
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the peer address.
+    pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The body as UTF-8, if it is.
+    pub fn body_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
+
+    /// The value of cookie `name`, if sent.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.header_values("cookie")
+            .into_iter()
+            .flat_map(|h| h.split(';'))
+            .find_map(|c| {
+                let (k, v) = c.trim().split_once('=')?;
+                (k == name).then_some(v)
+            })
+    }
+}
+
+impl HeaderSource for HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn headers_len(&self) -> usize {
+        self.headers.iter().map(|(n, v)| n.len() + v.len()).sum()
+    }
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Headers and bodies carry credentials: never print them.
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("peer", &self.peer)
+            .field("headers", &self.headers.len())
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
