@@ -106,6 +106,8 @@ impl fmt::Display for Rejection {
     }
 }
 
+impl std::error::Error for Rejection {}
+
 /// Why authentication did not produce a [`Principal`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
