@@ -1,0 +1,1 @@
+//! The actix-web 4 adapter (feature `actix`). Being written.
