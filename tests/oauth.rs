@@ -9,9 +9,9 @@ use papyrus_auth::{
     Authenticator, ManualClock, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
     MemoryGrantStore, NewApiKey, Rejection, ScopeSet, TenantId, http,
     oauth::{
-        AuthorizationServer, AuthorizationServerConfig, AuthorizeError, ClientInfo, ClientKind,
-        CodeChallenge, NewClient, OAuthError, OAuthErrorCode, TokenRequest, TokenResponse,
-        ValidatedAuthorization,
+        AuthorizationServer, AuthorizationServerConfig, AuthorizeError, ClientId, ClientInfo,
+        ClientKind, CodeChallenge, NewClient, OAuthError, OAuthErrorCode, TokenRequest,
+        TokenResponse, ValidatedAuthorization,
     },
 };
 use time::{Duration, macros::datetime};
@@ -1214,46 +1214,67 @@ async fn introspection_rfc7662() {
                 .await
         }
     };
+    let inactive = serde_json::json!({"active": false});
+
+    // A resource server authorized for the tenant sees any of its tokens.
     let t = f.tokens().await;
-    let a = introspect(t.access_token.expose_secret().to_owned())
+    let a = f
+        .server
+        .introspect_token(&f.acme, t.access_token.expose_secret())
         .await
         .unwrap();
     assert!(a.active);
     assert_eq!(a.sub.as_deref(), Some("alice"));
     assert_eq!(a.client_id.as_ref(), Some(&f.spa.client_id));
     assert_eq!(a.token_type, Some("Bearer"));
+    assert_eq!(a.iss.as_deref(), Some("https://acme.papyrus.io"));
     assert_eq!(a.exp.unwrap() - a.iat.unwrap(), 3600);
     let json = serde_json::to_value(&a).unwrap();
     assert_eq!(json["scope"], "documents:read workflows:read");
-    let r = introspect(t.refresh_token.as_ref().unwrap().expose_secret().to_owned())
+    let r = f
+        .server
+        .introspect_token(&f.acme, t.refresh_token.as_ref().unwrap().expose_secret())
         .await
         .unwrap();
     assert!(r.active);
-    assert_eq!(r.token_type, Some("refresh_token"));
+    assert_eq!(
+        r.token_type, None,
+        "refresh tokens have no RFC 6749 token type"
+    );
 
-    let inactive = serde_json::json!({"active": false});
+    // A client sees only the tokens issued to itself.
+    let other = introspect(t.access_token.expose_secret().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&other).unwrap(), inactive);
+    let own = backend_tokens(&f).await.unwrap();
+    let mine = introspect(own.access_token.expose_secret().to_owned())
+        .await
+        .unwrap();
+    assert!(mine.active);
+    assert_eq!(mine.client_id.as_ref(), Some(&f.backend.client_id));
+    assert_eq!(mine.sub.as_deref(), Some("bob"));
+
+    // Unknown, expired and revoked tokens: {"active": false} and nothing more.
     let unknown = introspect("pat_unknown".into()).await.unwrap();
     assert_eq!(serde_json::to_value(&unknown).unwrap(), inactive);
     f.clock.advance(Duration::hours(1));
-    let expired = introspect(t.access_token.expose_secret().to_owned())
+    let expired = introspect(own.access_token.expose_secret().to_owned())
         .await
         .unwrap();
     assert_eq!(serde_json::to_value(&expired).unwrap(), inactive);
-    let t = f.tokens().await;
+    let own = backend_tokens(&f).await.unwrap();
     f.server
         .revoke(
             &f.acme,
             &TokenRequest::new(
-                None,
-                &query(&[
-                    ("token", t.access_token.expose_secret()),
-                    ("client_id", f.spa.client_id.as_str()),
-                ]),
+                Some(&auth),
+                &query(&[("token", own.access_token.expose_secret())]),
             ),
         )
         .await
         .unwrap();
-    let revoked = introspect(t.access_token.expose_secret().to_owned())
+    let revoked = introspect(own.access_token.expose_secret().to_owned())
         .await
         .unwrap();
     assert_eq!(serde_json::to_value(&revoked).unwrap(), inactive);
@@ -1283,6 +1304,141 @@ async fn introspection_rfc7662() {
         .await
         .unwrap();
     assert!(!other.active);
+}
+
+#[tokio::test]
+async fn replays_after_purge_still_revoke() {
+    let f = fx().await;
+    let code = f.code().await;
+    let t = f.exchange(&code).await.unwrap();
+    f.clock.advance(Duration::seconds(61));
+    f.server.purge_expired().await.unwrap();
+    assert_eq!(
+        code_of(f.exchange(&code).await),
+        OAuthErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        f.validate(t.access_token.expose_secret(), "acme", "")
+            .await
+            .unwrap_err()
+            .rejection(),
+        Some(&Rejection::Revoked)
+    );
+}
+
+#[tokio::test]
+async fn another_clients_replay_revokes_nothing() {
+    let f = fx().await;
+    let code = f.code().await;
+    let t = f.exchange(&code).await.unwrap();
+    let backend = basic(f.backend.client_id.as_str(), &f.backend_secret);
+    let r = f
+        .token(
+            Some(&backend),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(code_of(r), OAuthErrorCode::InvalidGrant);
+    assert!(
+        f.validate(t.access_token.expose_secret(), "acme", "")
+            .await
+            .is_ok()
+    );
+    assert!(
+        !f.kinds()
+            .await
+            .iter()
+            .any(|k| matches!(k, AuditEventKind::CodeReplayDetected { .. }))
+    );
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_cannot_dodge_detection_with_a_scope() {
+    let f = fx().await;
+    let t = f.tokens().await;
+    let r1 = t.refresh_token.unwrap().expose_secret().to_owned();
+    let t2 = f.refresh(&r1, None).await.unwrap();
+    assert_eq!(
+        code_of(f.refresh(&r1, Some("documents:write")).await),
+        OAuthErrorCode::InvalidGrant
+    );
+    assert!(
+        f.validate(t2.access_token.expose_secret(), "acme", "")
+            .await
+            .is_err(),
+        "family revoked"
+    );
+}
+
+#[test]
+fn token_request_debug_redacts_secrets() {
+    let r = TokenRequest::new(
+        Some("Basic c2VjcmV0"),
+        "client_secret=hunter2&code=pac_x&code_verifier=v",
+    );
+    let dbg = format!("{r:?}");
+    for secret in ["c2VjcmV0", "hunter2", "pac_x"] {
+        assert!(!dbg.contains(secret), "{dbg}");
+    }
+    assert!(dbg.contains("client_secret"), "names are kept: {dbg}");
+}
+
+#[tokio::test]
+async fn basic_credentials_are_form_encoded_before_base64() {
+    // RFC 6749 §2.3.1: the id and secret are form-urlencoded, then joined by
+    // ':' and base64-encoded. A client id with '~' and '.' round-trips.
+    let f = fx().await;
+    let id = ClientId::parse("svc.back~end-1").unwrap();
+    let registered = f
+        .server
+        .register_client(
+            &f.acme,
+            NewClient::new(
+                "odd",
+                ClientKind::Confidential,
+                "https://odd.example/cb",
+                "documents:read".parse().unwrap(),
+            )
+            .with_client_id(id.clone()),
+            &Actor::System,
+        )
+        .await
+        .unwrap();
+    let secret = registered.secret.unwrap().expose_secret().to_owned();
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let header = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(id.as_str()),
+            enc(&secret)
+        ))
+    );
+    let r = f
+        .server
+        .revoke(&f.acme, &TokenRequest::new(Some(&header), "token=pat_x"))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    // A percent-encoded colon in the secret decodes to a colon and fails cleanly.
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:a%3Ab%2Bc", id))
+    );
+    let e = f
+        .server
+        .revoke(&f.acme, &TokenRequest::new(Some(&wrong), "token=pat_x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, OAuthErrorCode::InvalidClient);
+    assert_eq!(
+        http::oauth_error_response(&e).header("WWW-Authenticate"),
+        Some("Basic realm=\"papyrus\"")
+    );
 }
 
 #[tokio::test]

@@ -349,14 +349,16 @@ pub fn client_error_response(error: &ClientError) -> HttpResponse {
 
 /// The JSON error response of the token, revocation and introspection
 /// endpoints (RFC 6749 §5.2): 400, or 401 with `WWW-Authenticate: Basic`
-/// for `invalid_client` when the client tried Basic authentication; never cached.
+/// for `invalid_client`; never cached.
 pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
     let mut r = HttpResponse::json(
         error.code.status(),
         &error_body(error.code.as_str(), &error.description),
     )
     .with_header("Pragma", "no-cache".to_owned());
-    if error.code == OAuthErrorCode::InvalidClient && error.basic_challenge {
+    // Every 401 carries a challenge (RFC 9110 §15.5.2); Basic is the scheme
+    // the token endpoint accepts (RFC 6749 §5.2).
+    if error.code == OAuthErrorCode::InvalidClient {
         r = r.with_header("WWW-Authenticate", format!("Basic realm=\"{REALM}\""));
     }
     if error.code == OAuthErrorCode::TemporarilyUnavailable {
@@ -587,7 +589,10 @@ mod tests {
             Some("Basic realm=\"papyrus\"")
         );
         let c = oauth_error_response(&OAuthError::invalid_client("x"));
-        assert_eq!((c.status, c.header("WWW-Authenticate")), (401, None));
+        assert_eq!(
+            (c.status, c.header("WWW-Authenticate")),
+            (401, Some("Basic realm=\"papyrus\""))
+        );
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl AuthorizationRequest {
         //    single registration.
         let sent = p.get("redirect_uri").map_err(AuthorizeError::NoRedirect)?;
         let redirect_uri = match sent {
-            Some(uri) if redirect_uri_matches(&client.redirect_uris, uri) => uri.to_owned(),
+            Some(uri) if client_redirect_matches(client, uri) => uri.to_owned(),
             Some(_) => {
                 return Err(no_redirect(
                     "redirect_uri is not registered for this client",
@@ -183,6 +183,15 @@ impl AuthorizationRequest {
             challenge,
             issuer: policy.issuer.to_owned(),
         })
+    }
+}
+
+/// Exact match, plus the RFC 8252 §7.3 any-port rule for loopback URIs of
+/// public (native) clients only.
+fn client_redirect_matches(client: &OAuthClient, uri: &str) -> bool {
+    match client.kind {
+        super::ClientKind::Public => redirect_uri_matches(&client.redirect_uris, uri),
+        super::ClientKind::Confidential => client.redirect_uris.iter().any(|r| r == uri),
     }
 }
 

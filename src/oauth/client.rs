@@ -174,8 +174,8 @@ pub enum InvalidRedirectUri {
 
 /// Checks a redirect URI for registration.
 ///
-/// Accepted: `https://…`; `http://127.0.0.1…`, `http://[::1]…` and
-/// `http://localhost…` (loopback, for native apps and development); a
+/// Accepted: `https://…`; `http://127.0.0.1…` and `http://[::1]…`
+/// (loopback IP literals, for native apps and development); a
 /// private-use scheme containing a dot (`com.example.app:/cb`, RFC 8252
 /// §7.1). Refused: fragments, wildcards, spaces, other `http` hosts.
 ///
@@ -214,8 +214,9 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), InvalidRedirectUri> {
             }
             Ok(())
         }
+        // Loopback IP literals only: `localhost` may resolve elsewhere (RFC 8252 §8.3).
         "http" => match authority_host(rest) {
-            Some("127.0.0.1" | "[::1]" | "localhost") => Ok(()),
+            Some("127.0.0.1" | "[::1]") => Ok(()),
             _ => Err(InvalidRedirectUri::Scheme),
         },
         s if s.contains('.') => Ok(()),
@@ -323,7 +324,6 @@ mod tests {
             "http://127.0.0.1/cb",
             "http://127.0.0.1:8080/spa/callback",
             "http://[::1]:3000/cb",
-            "http://localhost:3000/cb",
             "com.example.app:/oauth2redirect",
         ] {
             assert_eq!(validate_redirect_uri(ok), Ok(()), "{ok}");
@@ -338,6 +338,10 @@ mod tests {
         );
         assert_eq!(
             validate_redirect_uri("http://app.example.com/cb"),
+            Err(InvalidRedirectUri::Scheme)
+        );
+        assert_eq!(
+            validate_redirect_uri("http://localhost:3000/cb"),
             Err(InvalidRedirectUri::Scheme)
         );
         assert_eq!(

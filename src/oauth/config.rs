@@ -8,6 +8,10 @@ use crate::{ScopeSet, SecretHasher, TenantId};
 /// authorization code lifetime of 10 minutes is RECOMMENDED").
 pub const MAX_CODE_TTL: Duration = Duration::minutes(10);
 
+/// The longest refresh-reuse grace window: a grace is for a client's own
+/// concurrent requests, which land within seconds of each other.
+pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::seconds(60);
+
 /// Settings of an [`AuthorizationServer`](super::AuthorizationServer).
 ///
 /// Every field has a safe default; the risky ones sit behind
@@ -38,6 +42,7 @@ pub struct AuthorizationServerConfig {
     /// by the same client issues another token pair in the family instead of
     /// revoking the family: for clients that refresh concurrently. Defaults to
     /// zero (off): every reuse revokes the family, as RFC 9700 §4.14.2 asks.
+    /// At most [`MAX_REFRESH_REUSE_GRACE`] is honoured.
     pub refresh_reuse_grace: Duration,
     /// How tokens, codes and client secrets are digested. Defaults to SHA-256.
     pub hasher: SecretHasher,
@@ -132,9 +137,10 @@ impl AuthorizationServerConfig {
         self.code_ttl = ttl.min(MAX_CODE_TTL);
         self
     }
-    /// Sets [`refresh_reuse_grace`](Self::refresh_reuse_grace).
+    /// Sets [`refresh_reuse_grace`](Self::refresh_reuse_grace), capped at
+    /// [`MAX_REFRESH_REUSE_GRACE`].
     pub fn with_refresh_reuse_grace(mut self, grace: Duration) -> Self {
-        self.refresh_reuse_grace = grace;
+        self.refresh_reuse_grace = grace.clamp(Duration::ZERO, MAX_REFRESH_REUSE_GRACE);
         self
     }
     /// Sets [`hasher`](Self::hasher).
@@ -164,6 +170,11 @@ impl AuthorizationServerConfig {
     /// The issuer of `tenant`.
     pub fn issuer_for(&self, tenant: &TenantId) -> String {
         self.issuer.replace("{tenant}", tenant.as_str())
+    }
+
+    pub(crate) fn effective_grace(&self) -> Duration {
+        self.refresh_reuse_grace
+            .clamp(Duration::ZERO, MAX_REFRESH_REUSE_GRACE)
     }
 
     pub(crate) fn effective_code_ttl(&self) -> Duration {

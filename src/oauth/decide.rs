@@ -81,6 +81,14 @@ pub(crate) fn check_refresh(
     if token.revoked_at.is_some() {
         return invalid("refresh token revoked");
     }
+    // A reuse is a reuse whatever else the request asks (RFC 9700 §4.14.2):
+    // decided before expiry and scope, so no parameter can dodge it.
+    let in_grace = token
+        .rotated_at
+        .is_some_and(|at| grace.is_positive() && now < at.saturating_add(grace));
+    if token.rotated_at.is_some() && !in_grace {
+        return RefreshDecision::Reuse;
+    }
     if token.expires_at <= now || token.family_expires_at <= now {
         return invalid("refresh token expired");
     }
@@ -94,12 +102,10 @@ pub(crate) fn check_refresh(
             ))));
         }
     };
-    match token.rotated_at {
-        None => RefreshDecision::Rotate { access_scopes },
-        Some(at) if grace.is_positive() && now < at + grace => {
-            RefreshDecision::GraceReissue { access_scopes }
-        }
-        Some(_) => RefreshDecision::Reuse,
+    if in_grace {
+        RefreshDecision::GraceReissue { access_scopes }
+    } else {
+        RefreshDecision::Rotate { access_scopes }
     }
 }
 

@@ -140,6 +140,8 @@ pub enum ConsumeCode {
     AlreadyConsumed(Box<AuthorizationCodeRecord>),
     /// No such code.
     Unknown,
+    /// The code's family is revoked: nothing was stored.
+    FamilyRevoked,
 }
 
 /// The result of [`GrantStore::rotate_refresh`].

@@ -17,8 +17,13 @@
 //!   whole family (RFC 9700 §4.14.2). The new refresh token keeps the
 //!   family's scope; the access token may be narrowed.
 //! * The authorization response carries `iss` (RFC 9207, mix-up defence).
-//! * Revocation of a token of another client answers 200 and does nothing,
-//!   so the endpoint cannot probe for tokens (RFC 7009 §2.2).
+//! * Revocation of a token issued to another client answers 200 and does
+//!   nothing. RFC 7009 §2.1 says such a request "is refused"; answering it
+//!   like an unknown token (§2.2) instead means the endpoint cannot be used
+//!   to learn whether a token exists — a deliberate choice.
+//! * A client may introspect only tokens issued to itself; a resource server
+//!   authenticated with an API key holding the introspection scope may
+//!   introspect any token of its tenant (RFC 7662 §4).
 
 mod authorize;
 mod client;
@@ -37,7 +42,9 @@ pub use client::{
     MAX_REDIRECT_URI_LEN, MAX_REDIRECT_URIS, OAuthClient, redirect_uri_matches,
     validate_redirect_uri,
 };
-pub use config::{AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL};
+pub use config::{
+    AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL, MAX_REFRESH_REUSE_GRACE,
+};
 pub use error::{OAuthError, OAuthErrorCode};
 pub use grant::{
     AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, FamilyId, GrantStore, InsertTokens,

@@ -10,9 +10,18 @@ pub const MAX_PARAMS: usize = 32;
 pub const MAX_PARAM_LEN: usize = 4096;
 
 /// Parsed `application/x-www-form-urlencoded` parameters.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Params {
     pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Params {
+    /// Names only: values carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.pairs.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 impl Params {

@@ -430,7 +430,7 @@ impl AuthorizationServer {
             scopes: approved.clone(),
             challenge: request.challenge.clone(),
             issued_at: now,
-            expires_at: now + self.config.effective_code_ttl(),
+            expires_at: now.saturating_add(self.config.effective_code_ttl()),
             consumed_at: None,
         };
         self.grants.insert_code(&record).await?;
@@ -530,6 +530,12 @@ impl AuthorizationServer {
         let Some(record) = self.grants.find_code(&digest).await? else {
             return Err(OAuthError::invalid_grant("unknown authorization code"));
         };
+        if record.tenant != *tenant || record.client_id != client.id {
+            // Someone else's code: refused, with no side effect on its tokens.
+            return Err(OAuthError::invalid_grant(
+                "authorization code was not issued to this client",
+            ));
+        }
         if record.consumed_at.is_some() {
             return Err(self.code_replayed(&record, client, now).await?);
         }
@@ -558,6 +564,9 @@ impl AuthorizationServer {
             }
             ConsumeCode::Unknown => {
                 return Err(OAuthError::invalid_grant("unknown authorization code"));
+            }
+            ConsumeCode::FamilyRevoked => {
+                return Err(OAuthError::invalid_grant("authorization code revoked"));
             }
         }
         self.emit(
@@ -604,7 +613,7 @@ impl AuthorizationServer {
                 &client.id,
                 requested.as_ref(),
                 now,
-                self.config.refresh_reuse_grace,
+                self.config.effective_grace(),
             );
             match decision {
                 RefreshDecision::Invalid(e) => return Err(e),
@@ -778,12 +787,11 @@ impl AuthorizationServer {
             .access_token_ttl
             .unwrap_or(self.config.access_token_ttl);
         let family_expires_at =
-            family_expires_at.unwrap_or(now + self.config.refresh_family_lifetime);
-        let refresh_expires_at = (now
-            + client
-                .refresh_token_ttl
-                .unwrap_or(self.config.refresh_token_ttl))
-        .min(family_expires_at);
+            family_expires_at.unwrap_or(now.saturating_add(self.config.refresh_family_lifetime));
+        let refresh_ttl = client
+            .refresh_token_ttl
+            .unwrap_or(self.config.refresh_token_ttl);
+        let refresh_expires_at = now.saturating_add(refresh_ttl).min(family_expires_at);
         let access_token = AccessToken::new(random_token(ACCESS_TOKEN_PREFIX));
         let refresh_token = RefreshToken::new(random_token(REFRESH_TOKEN_PREFIX));
         let access = AccessTokenRecord {
@@ -794,7 +802,7 @@ impl AuthorizationServer {
             subject: subject.to_owned(),
             scopes: access_scopes.clone(),
             issued_at: now,
-            expires_at: now + access_ttl,
+            expires_at: now.saturating_add(access_ttl),
             revoked_at: None,
         };
         let refresh = RefreshTokenRecord {
@@ -940,7 +948,13 @@ impl AuthorizationServer {
             ));
         }
         let token = params.require("token")?;
-        Ok(self.introspect_token(tenant, token).await?)
+        let answer = self.introspect_token(tenant, token).await?;
+        // A client sees only its own tokens (RFC 7662 §4: the server decides
+        // which tokens a caller may introspect; user identifiers are protected).
+        if answer.active && answer.client_id.as_ref() != Some(&client.id) {
+            return Ok(Introspection::inactive());
+        }
+        Ok(answer)
     }
 
     /// Introspects `token` for a caller already authorized to introspect the
@@ -984,7 +998,8 @@ impl AuthorizationServer {
                 sub: Some(r.subject),
                 exp: Some(r.expires_at.unix_timestamp()),
                 iat: Some(r.issued_at.unix_timestamp()),
-                token_type: Some("refresh_token"),
+                // Refresh tokens have no RFC 6749 §7.1 token type.
+                token_type: None,
                 iss,
             });
         }

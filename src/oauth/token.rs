@@ -9,13 +9,29 @@ use crate::{AccessToken, ClientSecret, RefreshToken, ScopeSet};
 
 /// What a token, revocation or introspection request carries: its
 /// `Authorization` header (for `client_secret_basic`) and its form body.
-#[derive(Debug, Clone, Copy)]
+///
+/// `Debug` prints neither the header nor the body's values (they carry
+/// client secrets, codes, verifiers and tokens), only the body's parameter names.
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct TokenRequest<'a> {
     /// The `Authorization` header value, if sent.
     pub authorization: Option<&'a str>,
     /// The `application/x-www-form-urlencoded` body.
     pub body: &'a str,
+}
+
+impl std::fmt::Debug for TokenRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = form_urlencoded::parse(self.body.as_bytes())
+            .take(32)
+            .map(|(k, _)| k.into_owned())
+            .collect();
+        f.debug_struct("TokenRequest")
+            .field("authorization", &self.authorization.map(|_| "[redacted]"))
+            .field("body_parameters", &names)
+            .finish()
+    }
 }
 
 impl<'a> TokenRequest<'a> {
@@ -47,6 +63,11 @@ pub(crate) fn client_credentials(
 ) -> Result<ClientCredentials, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
+    if authorization.is_some_and(|h| h.len() > crate::http::MAX_AUTHORIZATION_LEN) {
+        return Err(
+            OAuthError::invalid_client("Authorization header too long").with_basic_challenge(true)
+        );
+    }
     let basic = match authorization {
         Some(h) => match h.split_once(' ') {
             Some((scheme, value)) if scheme.eq_ignore_ascii_case("basic") => {

@@ -304,6 +304,9 @@ impl GrantStore for MemoryGrantStore {
         };
         // Lock order, as everywhere here: family, then code, then tokens.
         let mut family = self.families.entry(family_id).or_default();
+        if family.revoked_at.is_some() {
+            return Ok(ConsumeCode::FamilyRevoked);
+        }
         let before = {
             let Some(mut code) = self.codes.get_mut(digest) else {
                 return Ok(ConsumeCode::Unknown);
@@ -422,11 +425,10 @@ impl GrantStore for MemoryGrantStore {
     async fn purge_expired(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let mut n = 0u64;
         let mut count = |removed: bool| n += u64::from(removed);
-        self.codes.retain(|_, c| {
-            let keep = c.expires_at >= before;
-            count(!keep);
-            keep
-        });
+        // Tokens first; a consumed code is kept while its family holds a live
+        // refresh token, so a late replay still revokes what it issued.
+        // (Families are collected before `codes.retain`, keeping the lock
+        // order family → code.)
         self.access.retain(|_, t| {
             let keep = t.expires_at >= before;
             count(!keep);
@@ -434,6 +436,18 @@ impl GrantStore for MemoryGrantStore {
         });
         self.refresh.retain(|_, t| {
             let keep = t.expires_at.min(t.family_expires_at) >= before;
+            count(!keep);
+            keep
+        });
+        let live: std::collections::HashSet<FamilyId> = self
+            .refresh
+            .iter()
+            .filter(|t| t.revoked_at.is_none())
+            .map(|t| t.family.clone())
+            .collect();
+        self.codes.retain(|_, c| {
+            let keep =
+                c.expires_at >= before || (c.consumed_at.is_some() && live.contains(&c.family));
             count(!keep);
             keep
         });

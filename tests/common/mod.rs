@@ -1,0 +1,165 @@
+//! Starting the example servers for black-box tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+
+use papyrus_auth::http::TrustedProxies;
+
+#[path = "../../examples/server/app.rs"]
+pub mod axum_app;
+
+#[cfg(feature = "actix")]
+#[path = "../../examples/actix_server/app.rs"]
+pub mod actix_app;
+
+/// The web frameworks the black-box suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    Axum,
+    #[cfg(feature = "actix")]
+    Actix,
+}
+
+/// Every framework this build can serve with.
+pub fn frameworks() -> Vec<Framework> {
+    #[allow(unused_mut)]
+    let mut v = vec![Framework::Axum];
+    #[cfg(feature = "actix")]
+    v.push(Framework::Actix);
+    v
+}
+
+/// A running example server.
+pub struct Server {
+    pub framework: Framework,
+    pub base: String,
+    pub admin_key: String,
+    pub http: reqwest::Client,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+/// Starts the example server of `framework` on an ephemeral port.
+pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    match framework {
+        Framework::Axum => {
+            let demo = axum_app::demo::Demo::start(axum_app::demo::DemoConfig {
+                base_url: base.clone(),
+                trusted_proxies: proxies,
+            })
+            .await
+            .unwrap();
+            let admin_key = demo.admin_key.clone().unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum_app::router(demo);
+            let task = tokio::spawn(async move {
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await
+                    .unwrap();
+            });
+            Server {
+                framework,
+                base,
+                admin_key,
+                http,
+                stop: Some(Box::new(move || task.abort())),
+            }
+        }
+        #[cfg(feature = "actix")]
+        Framework::Actix => {
+            let demo = actix_app::demo::Demo::start(actix_app::demo::DemoConfig {
+                base_url: base.clone(),
+                trusted_proxies: proxies,
+            })
+            .await
+            .unwrap();
+            let admin_key = demo.admin_key.clone().unwrap();
+            listener.set_nonblocking(false).unwrap();
+            let handle = actix_app::start(demo, listener).unwrap();
+            Server {
+                framework,
+                base,
+                admin_key,
+                http,
+                stop: Some(Box::new(move || {
+                    drop(handle.stop(false));
+                })),
+            }
+        }
+    }
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with the admin key and `X-Tenant-Id: acme`.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key)
+            .header("X-Tenant-Id", "acme")
+    }
+
+    /// `GET /api/v1/documents` with a bearer credential and a tenant.
+    pub async fn documents(&self, token: &str, tenant: &str) -> Response {
+        let r = self
+            .http
+            .get(self.url("/api/v1/documents"))
+            .bearer_auth(token)
+            .header("X-Tenant-Id", tenant)
+            .send()
+            .await
+            .unwrap();
+        Response::read(r).await
+    }
+
+    /// Creates an API key through the admin API; returns (plaintext, id).
+    pub async fn create_key(&self, body: serde_json::Value) -> (String, String) {
+        let r = Response::read(self.admin(reqwest::Method::POST, "/admin/api-keys").json(&body).send().await.unwrap()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let j = r.json();
+        (j["key"].as_str().unwrap().to_owned(), j["api_key"]["id"].as_str().unwrap().to_owned())
+    }
+}
+
+/// A response read whole.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub async fn read(r: reqwest::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.text().await.unwrap();
+        Self { status, headers, body }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
