@@ -14,7 +14,7 @@ use std::{collections::VecDeque, fmt, net::IpAddr, sync::Arc};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Who performed an audited action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Actor {
@@ -48,7 +48,7 @@ pub enum Actor {
 }
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuditEventKind {
@@ -166,7 +166,7 @@ impl AuditEventKind {
 }
 
 /// One entry of the audit log. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AuditEvent {
     /// When it happened.
@@ -488,6 +488,20 @@ mod tests {
             .unwrap();
         assert_eq!(a.len(), 3);
         assert_eq!(a[2].at.unix_timestamp(), 2, "the oldest two were dropped");
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let e = AuditEvent::new(
+            OffsetDateTime::UNIX_EPOCH,
+            TenantId::parse("a").unwrap(),
+            Actor::User { subject: "alice".into() },
+            AuditEventKind::KeyRejected { reason: Rejection::InsufficientScope { required: "x:y".parse().unwrap() } },
+        )
+        .with_key(KeyId::from_trusted("key_1"))
+        .with_ip(Some("10.0.0.1".parse().unwrap()));
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<AuditEvent>(&json).unwrap(), e);
     }
 
     #[test]

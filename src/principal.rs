@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{ScopeSet, StoreError, TenantId, api_key::KeyId, oauth::ClientId};
 
@@ -50,7 +50,7 @@ impl Principal {
 /// HTTP response, so all three agree.
 ///
 /// See [`crate::http::rejection_response`] for the status code and body of each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Rejection {

@@ -17,6 +17,13 @@ use crate::{Digest, ScopeSet, StoreError, TenantId};
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FamilyId(Arc<str>);
 
+impl<'de> serde::Deserialize<'de> for FamilyId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Self(s.as_ref().into()))
+    }
+}
+
 impl Serialize for FamilyId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
