@@ -1,1 +1,351 @@
-//! The actix-web 4 adapter (feature `actix`). Being written.
+//! The actix-web 4 adapter (feature `actix`).
+//!
+//! * [`AuthMiddleware`]: authenticates every request (API key or OAuth access
+//!   token) and puts the [`Principal`] in the request extensions, or answers
+//!   401/403/400/503 itself. With
+//!   [`with_required_scopes`](AuthMiddleware::with_required_scopes) it is also
+//!   the *scope guard* of a whole [`web::scope`] or
+//!   [`web::resource`] (403 `insufficient_scope`);
+//! * extractors: [`Principal`] and [`RequireScopes<R>`](RequireScopes)
+//!   (403 `insufficient_scope`), rejecting with [`AuthRejection`];
+//! * [`configure`]: the OAuth endpoints, metadata and key administration.
+//!
+//! Every response is the framework-neutral [`HttpResponse`] copied as is, so
+//! this adapter answers byte for byte like the axum one. The client IP comes
+//! from the connection's peer address ([`actix_web::HttpRequest::peer_addr`]).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use papyrus_auth::{Principal, actix::{AuthMiddleware, configure}, http::HttpAuth};
+//!
+//! async fn documents(principal: Principal) -> String {
+//!     format!("documents of {}", principal.tenant)
+//! }
+//!
+//! # async fn serve(auth: HttpAuth) -> std::io::Result<()> {
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .service(
+//!             web::resource("/api/v1/documents")
+//!                 .wrap(AuthMiddleware::new(auth.clone()))
+//!                 .route(web::get().to(documents)),
+//!         )
+//!         .configure(configure(auth.clone()))
+//! })
+//! .bind("127.0.0.1:8080")?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! Wrap each protected resource (or a `web::scope` holding only protected
+//! resources): a middleware on a scope also runs for the scope's unmatched
+//! paths, which then get a 401 rather than a 404.
+
+use std::{
+    fmt,
+    future::{Future, Ready, ready},
+    marker::PhantomData,
+    pin::Pin,
+    rc::Rc,
+};
+
+use actix_web::{
+    FromRequest, HttpMessage, ResponseError,
+    body::EitherBody,
+    dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
+    http::{
+        StatusCode,
+        header::{HeaderMap, HeaderName, HeaderValue},
+    },
+    web,
+};
+
+use crate::{
+    Principal, ScopeSet,
+    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
+};
+
+impl HeaderSource for HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.get_all(name).filter_map(|v| v.to_str().ok()).collect()
+    }
+
+    fn headers_len(&self) -> usize {
+        self.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
+    }
+}
+
+/// Converts a framework-neutral response to an actix-web response: the same
+/// status, every header (repeated ones included, in order) and the same body.
+pub fn into_response(r: HttpResponse) -> actix_web::HttpResponse {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = actix_web::HttpResponse::with_body(status, r.body).map_into_boxed_body();
+    for (name, value) in r.headers {
+        // `from_bytes` lowercases the (static, ASCII) names.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+/// Converts an actix-web request and its body to the framework-neutral
+/// request: method, path, query string, headers, body and peer IP.
+pub fn to_neutral(req: &actix_web::HttpRequest, body: Vec<u8>) -> HttpRequest {
+    let mut request = HttpRequest::new(req.method().as_str(), req.uri().path());
+    request.query = req.uri().query().unwrap_or("").to_owned();
+    request.headers = req
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    request.body = body;
+    request.peer = req.peer_addr().map(|a| a.ip());
+    request
+}
+
+/// Why an extractor refused a request. Its response carries the RFC 6750
+/// `WWW-Authenticate` challenge; as a [`ResponseError`] it renders exactly
+/// the framework-neutral response.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthRejection {
+    response: HttpResponse,
+}
+
+impl AuthRejection {
+    /// The HTTP status (401, 403, 400 or 503).
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.response.status).unwrap_or(StatusCode::UNAUTHORIZED)
+    }
+
+    /// The framework-neutral response.
+    pub fn response(&self) -> &HttpResponse {
+        &self.response
+    }
+}
+
+impl fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request rejected by authentication ({})", self.status())
+    }
+}
+
+impl ResponseError for AuthRejection {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        into_response(self.response.clone())
+    }
+}
+
+fn principal_of(req: &actix_web::HttpRequest) -> Result<Principal, AuthRejection> {
+    req.extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| AuthRejection {
+            response: crate::http::rejection_response(&crate::Rejection::MissingCredentials),
+        })
+}
+
+impl FromRequest for Principal {
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    /// The principal that [`AuthMiddleware`] authenticated; a 401 if there is
+    /// none (the route is not behind the middleware).
+    fn from_request(req: &actix_web::HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal_of(req))
+    }
+}
+
+/// Extracts the [`Principal`] and requires the scopes of `R`; otherwise 403
+/// `insufficient_scope` with the RFC 6750 challenge.
+///
+/// ```
+/// use papyrus_auth::{actix::RequireScopes, http::ScopeRequirement};
+///
+/// struct DocumentsWrite;
+/// impl ScopeRequirement for DocumentsWrite {
+///     const SCOPES: &'static str = "documents:write";
+/// }
+///
+/// async fn create(RequireScopes(principal, ..): RequireScopes<DocumentsWrite>) -> String {
+///     format!("created by {}", principal.subject)
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireScopes<R>(pub Principal, pub PhantomData<R>);
+
+impl<R: ScopeRequirement> FromRequest for RequireScopes<R> {
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal_of(req).and_then(|principal| {
+            crate::http::require_scopes::<R>(&principal)
+                .map_err(|response| AuthRejection { response })?;
+            Ok(Self(principal, PhantomData))
+        }))
+    }
+}
+
+/// An actix-web middleware ([`Transform`]) that authenticates requests with
+/// an [`HttpAuth`], optionally requiring scopes for every request it wraps.
+///
+/// Required scopes make it the **scope guard** of whatever it wraps: a
+/// credential without them gets 403 `insufficient_scope` before any handler
+/// runs.
+///
+/// ```no_run
+/// use actix_web::{App, web};
+/// use papyrus_auth::{actix::AuthMiddleware, http::HttpAuth};
+///
+/// # fn app(auth: HttpAuth) -> Result<(), Box<dyn std::error::Error>> {
+/// let admin = web::scope("/reports")
+///     .wrap(AuthMiddleware::new(auth).with_required_scopes("reports:read".parse()?))
+///     .route("/daily", web::get().to(|| async { "daily report" }));
+/// let _app = App::new().service(admin);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthMiddleware {
+    auth: HttpAuth,
+    required: ScopeSet,
+}
+
+impl AuthMiddleware {
+    /// Authenticates with `auth`; requires no particular scope.
+    pub fn new(auth: HttpAuth) -> Self {
+        Self {
+            auth,
+            required: ScopeSet::empty(),
+        }
+    }
+
+    /// Requires `scopes` of every request (403 `insufficient_scope` otherwise).
+    pub fn with_required_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.required = scopes;
+        self
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for AuthMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = AuthService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(AuthService {
+            service: Rc::new(service),
+            config: Rc::new(self.clone()),
+        }))
+    }
+}
+
+/// The service [`AuthMiddleware`] makes.
+#[derive(Debug)]
+pub struct AuthService<S> {
+    service: Rc<S>,
+    config: Rc<AuthMiddleware>,
+}
+
+impl<S, B> Service<ServiceRequest> for AuthService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        let config = Rc::clone(&self.config);
+        Box::pin(async move {
+            let peer = req.peer_addr().map(|a| a.ip());
+            let outcome = config
+                .auth
+                .authenticate(req.headers(), peer, &config.required)
+                .await;
+            match outcome {
+                Ok(principal) => {
+                    req.extensions_mut().insert(principal);
+                    service
+                        .call(req)
+                        .await
+                        .map(ServiceResponse::map_into_left_body)
+                }
+                Err(response) => Ok(req
+                    .into_response(into_response(response))
+                    .map_into_right_body()),
+            }
+        })
+    }
+}
+
+/// The library's endpoints (see [`crate::http`]): `/oauth/*`,
+/// `/.well-known/*`, `/admin/api-keys…`, `/admin/audit`, `/admin/clients`,
+/// every method, for [`App::configure`](actix_web::App::configure) or
+/// [`ServiceConfig::configure`](web::ServiceConfig::configure). Do not put
+/// them behind [`AuthMiddleware`] (the admin endpoints authenticate
+/// themselves, the OAuth ones must be reachable).
+///
+/// Bodies are read up to [`HttpAuthConfig::max_body`](crate::http::HttpAuthConfig::max_body)
+/// (no actix `PayloadConfig` applies); a longer one gets the JSON 413 of
+/// [`body_too_large`].
+pub fn configure(auth: HttpAuth) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    move |cfg: &mut web::ServiceConfig| {
+        // `.+`: like axum's `{*rest}`, an empty remainder (`/oauth/`) is not matched.
+        for path in [
+            "/oauth/{rest:.+}",
+            "/.well-known/{rest:.+}",
+            "/admin/api-keys",
+            "/admin/api-keys/{rest:.+}",
+            "/admin/audit",
+            "/admin/clients",
+        ] {
+            let auth = auth.clone();
+            cfg.route(
+                path,
+                web::route().to(move |req: actix_web::HttpRequest, body: web::Payload| {
+                    endpoint(auth.clone(), req, body)
+                }),
+            );
+        }
+    }
+}
+
+async fn endpoint(
+    auth: HttpAuth,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
+) -> actix_web::HttpResponse {
+    let body = match body.to_bytes_limited(auth.config().max_body).await {
+        Ok(Ok(body)) => body,
+        _ => return into_response(body_too_large()),
+    };
+    let request = to_neutral(&req, body.to_vec());
+    into_response(auth.handle(&request).await)
+}

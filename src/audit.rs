@@ -495,8 +495,14 @@ mod tests {
         let e = AuditEvent::new(
             OffsetDateTime::UNIX_EPOCH,
             TenantId::parse("a").unwrap(),
-            Actor::User { subject: "alice".into() },
-            AuditEventKind::KeyRejected { reason: Rejection::InsufficientScope { required: "x:y".parse().unwrap() } },
+            Actor::User {
+                subject: "alice".into(),
+            },
+            AuditEventKind::KeyRejected {
+                reason: Rejection::InsufficientScope {
+                    required: "x:y".parse().unwrap(),
+                },
+            },
         )
         .with_key(KeyId::from_trusted("key_1"))
         .with_ip(Some("10.0.0.1".parse().unwrap()));

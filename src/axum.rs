@@ -78,32 +78,14 @@ pub fn into_response(r: HttpResponse) -> Response {
     *response.status_mut() =
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in r.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response
-                .headers_mut()
-                .append(HeaderName::from_static(lowercase(name)), value);
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(name, value);
         }
     }
     response
-}
-
-/// Header names in [`HttpResponse`] are static and ASCII; axum wants them lowercase.
-fn lowercase(name: &'static str) -> &'static str {
-    match name {
-        "Content-Type" => "content-type",
-        "Cache-Control" => "cache-control",
-        "WWW-Authenticate" => "www-authenticate",
-        "Retry-After" => "retry-after",
-        "Pragma" => "pragma",
-        "Location" => "location",
-        "Set-Cookie" => "set-cookie",
-        "X-Frame-Options" => "x-frame-options",
-        "Content-Security-Policy" => "content-security-policy",
-        "Referrer-Policy" => "referrer-policy",
-        "Allow" => "allow",
-        other if other.bytes().all(|b| !b.is_ascii_uppercase()) => other,
-        _ => "x-papyrus-unknown-header",
-    }
 }
 
 fn peer(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {

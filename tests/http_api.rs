@@ -34,12 +34,19 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden field {name}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden field {name}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     unescape(&html[start..end])
 }
@@ -86,10 +93,22 @@ impl Server {
     }
 
     /// GET the consent page, then POST it as the browser would.
-    async fn consent(&self, query: &str, decision: &str, password: &str, scopes: &[&str]) -> Response {
+    async fn consent(
+        &self,
+        query: &str,
+        decision: &str,
+        password: &str,
+        scopes: &[&str],
+    ) -> Response {
         let page = self.get(&format!("/oauth/authorize?{query}")).await;
         assert_eq!(page.status, 200, "{}", page.body);
-        let cookie = page.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+        let cookie = page
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let request = hidden(&page.body, "request");
         let csrf = hidden(&page.body, "csrf_token");
         let mut pairs = vec![
@@ -102,11 +121,23 @@ impl Server {
         for s in scopes {
             pairs.push(("scope", s));
         }
-        self.post_form(&format!("/oauth/authorize?{query}"), &form(&pairs), &[("Cookie", &cookie)]).await
+        self.post_form(
+            &format!("/oauth/authorize?{query}"),
+            &form(&pairs),
+            &[("Cookie", &cookie)],
+        )
+        .await
     }
 
     async fn tokens(&self) -> serde_json::Value {
-        let r = self.consent(&self.authorize_query(&[]), "approve", "wonderland", &["documents:read", "documents:write"]).await;
+        let r = self
+            .consent(
+                &self.authorize_query(&[]),
+                "approve",
+                "wonderland",
+                &["documents:read", "documents:write"],
+            )
+            .await;
         assert_eq!(r.status, 303, "{}", r.body);
         let p = location_params(r.header("location").unwrap());
         let redirect = format!("{}/app/callback", self.base);
@@ -125,7 +156,11 @@ impl Server {
 
 fn assert_json_error(r: &Response, status: u16, error: &str) {
     assert_eq!(r.status, status, "{}", r.body);
-    assert!(r.header("content-type").unwrap().starts_with("application/json"));
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
     assert_eq!(r.json()["error"], error, "{}", r.body);
 }
 
@@ -134,7 +169,9 @@ fn assert_json_error(r: &Response, status: u16, error: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_lifecycle_over_http() {
     for s in servers().await {
-        let (key, id) = s.create_key(json!({"name": "billing-sync", "scopes": "documents:read"})).await;
+        let (key, id) = s
+            .create_key(json!({"name": "billing-sync", "scopes": "documents:read"}))
+            .await;
         assert!(key.starts_with("pk_live_"));
         // The product document's curl line.
         let r = s.documents(&key, "acme").await;
@@ -155,38 +192,93 @@ async fn key_lifecycle_over_http() {
         assert_json_error(&w, 403, "insufficient_scope");
         assert_eq!(
             w.header("www-authenticate"),
-            Some("Bearer realm=\"papyrus\", error=\"insufficient_scope\", scope=\"documents:write\"")
+            Some(
+                "Bearer realm=\"papyrus\", error=\"insufficient_scope\", scope=\"documents:write\""
+            )
         );
 
         // Rotate: both keys work during the rolling deploy.
-        let rot = Response::read(s.admin(Method::POST, &format!("/admin/api-keys/{id}/rotate")).json(&json!({})).send().await.unwrap()).await;
+        let rot = Response::read(
+            s.admin(Method::POST, &format!("/admin/api-keys/{id}/rotate"))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(rot.status, 201, "{}", rot.body);
         let new_key = rot.json()["key"].as_str().unwrap().to_owned();
         assert_eq!(rot.json()["api_key"]["scopes"], "documents:read");
-        let traffic = Response::read(s.admin(Method::GET, &format!("/admin/api-keys/{id}")).send().await.unwrap()).await;
+        let traffic = Response::read(
+            s.admin(Method::GET, &format!("/admin/api-keys/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(traffic.json()["traffic"]["state"], "quiet");
         assert_eq!(s.documents(&key, "acme").await.status, 200);
-        let traffic = Response::read(s.admin(Method::GET, &format!("/admin/api-keys/{id}")).send().await.unwrap()).await;
+        let traffic = Response::read(
+            s.admin(Method::GET, &format!("/admin/api-keys/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(traffic.json()["traffic"]["state"], "still_used");
         assert_eq!(traffic.json()["api_key"]["status"], "rotated_out");
         assert_eq!(s.documents(&new_key, "acme").await.status, 200);
 
         // Revoke: 401 on the very next call, with the RFC 6750 challenge.
-        let rev = Response::read(s.admin(Method::POST, &format!("/admin/api-keys/{id}/revoke")).json(&json!({})).send().await.unwrap()).await;
+        let rev = Response::read(
+            s.admin(Method::POST, &format!("/admin/api-keys/{id}/revoke"))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(rev.status, 200, "{}", rev.body);
         assert_eq!(rev.json()["api_key"]["status"], "revoked");
         let r = s.documents(&key, "acme").await;
         assert_json_error(&r, 401, "invalid_token");
-        assert!(r.header("www-authenticate").unwrap().contains("error=\"invalid_token\""));
+        assert!(
+            r.header("www-authenticate")
+                .unwrap()
+                .contains("error=\"invalid_token\"")
+        );
         assert_eq!(s.documents(&new_key, "acme").await.status, 200);
 
         // The list shows no secret; the audit log shows the lifecycle.
-        let list = Response::read(s.admin(Method::GET, "/admin/api-keys").send().await.unwrap()).await;
+        let list = Response::read(
+            s.admin(Method::GET, "/admin/api-keys")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert!(!list.body.contains(&key[8..]) && !list.body.contains(&new_key[8..]));
         assert_eq!(list.header("cache-control"), Some("no-store"));
-        let audit = Response::read(s.admin(Method::GET, &format!("/admin/audit?key_id={id}&limit=50")).send().await.unwrap()).await;
-        let types: Vec<String> = audit.json()["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
-        for t in ["key_created", "key_rotated", "key_used", "key_revoked", "key_rejected"] {
+        let audit = Response::read(
+            s.admin(Method::GET, &format!("/admin/audit?key_id={id}&limit=50"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let types: Vec<String> = audit.json()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect();
+        for t in [
+            "key_created",
+            "key_rotated",
+            "key_used",
+            "key_revoked",
+            "key_rejected",
+        ] {
             assert!(types.iter().any(|x| x == t), "{t} missing from {types:?}");
         }
     }
@@ -195,38 +287,125 @@ async fn key_lifecycle_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_statuses_bodies_and_challenges() {
     for s in servers().await {
-        let none = Response::read(s.http.get(s.url("/api/v1/documents")).header("X-Tenant-Id", "acme").send().await.unwrap()).await;
+        let none = Response::read(
+            s.http
+                .get(s.url("/api/v1/documents"))
+                .header("X-Tenant-Id", "acme")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&none, 401, "unauthorized");
-        assert_eq!(none.header("www-authenticate"), Some("Bearer realm=\"papyrus\""));
-        let bare = Response::read(s.http.get(s.url("/api/v1/documents")).send().await.unwrap()).await;
-        assert_eq!(bare.status, 401, "no credential and no tenant: the challenge comes first");
+        assert_eq!(
+            none.header("www-authenticate"),
+            Some("Bearer realm=\"papyrus\"")
+        );
+        let bare =
+            Response::read(s.http.get(s.url("/api/v1/documents")).send().await.unwrap()).await;
+        assert_eq!(
+            bare.status, 401,
+            "no credential and no tenant: the challenge comes first"
+        );
         let malformed = s.documents("pk_live_typo", "acme").await;
         assert_json_error(&malformed, 401, "invalid_token");
-        let unknown = s.documents("pk_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "acme").await;
-        assert_eq!((unknown.status, unknown.json()), (malformed.status, malformed.json()));
-        let no_tenant = Response::read(s.http.get(s.url("/api/v1/documents")).bearer_auth(&s.admin_key).send().await.unwrap()).await;
+        let unknown = s
+            .documents("pk_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "acme")
+            .await;
+        assert_eq!(
+            (unknown.status, unknown.json()),
+            (malformed.status, malformed.json())
+        );
+        let no_tenant = Response::read(
+            s.http
+                .get(s.url("/api/v1/documents"))
+                .bearer_auth(&s.admin_key)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&no_tenant, 400, "invalid_request");
-        assert!(no_tenant.json()["error_description"].as_str().unwrap().contains("X-Tenant-Id"));
+        assert!(
+            no_tenant.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("X-Tenant-Id")
+        );
         let bad_tenant = s.documents(&s.admin_key, "Not A Tenant").await;
         assert_json_error(&bad_tenant, 400, "invalid_request");
         // Another tenant's key: the same 401 as an unknown key.
         let other = s.documents(&s.admin_key, "globex").await;
-        assert_eq!((other.status, other.json()), (malformed.status, malformed.json()));
+        assert_eq!(
+            (other.status, other.json()),
+            (malformed.status, malformed.json())
+        );
         // Admin endpoints need the admin scope.
-        let (reader, _) = s.create_key(json!({"name": "reader", "scopes": "documents:read"})).await;
-        let denied = Response::read(s.http.get(s.url("/admin/api-keys")).bearer_auth(&reader).header("X-Tenant-Id", "acme").send().await.unwrap()).await;
+        let (reader, _) = s
+            .create_key(json!({"name": "reader", "scopes": "documents:read"}))
+            .await;
+        let denied = Response::read(
+            s.http
+                .get(s.url("/admin/api-keys"))
+                .bearer_auth(&reader)
+                .header("X-Tenant-Id", "acme")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&denied, 403, "insufficient_scope");
-        let bad_json = Response::read(s.admin(Method::POST, "/admin/api-keys").header("content-type", "application/json").body("{nope").send().await.unwrap()).await;
+        let bad_json = Response::read(
+            s.admin(Method::POST, "/admin/api-keys")
+                .header("content-type", "application/json")
+                .body("{nope")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&bad_json, 400, "invalid_request");
-        let not_json = Response::read(s.admin(Method::POST, "/admin/api-keys").body("name=x").send().await.unwrap()).await;
+        let not_json = Response::read(
+            s.admin(Method::POST, "/admin/api-keys")
+                .body("name=x")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&not_json, 415, "unsupported_media_type");
-        let bad_scope = Response::read(s.admin(Method::POST, "/admin/api-keys").json(&json!({"name": "x", "scopes": "a  b"})).send().await.unwrap()).await;
+        let bad_scope = Response::read(
+            s.admin(Method::POST, "/admin/api-keys")
+                .json(&json!({"name": "x", "scopes": "a  b"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&bad_scope, 400, "invalid_request");
-        let missing = Response::read(s.admin(Method::GET, "/admin/api-keys/key_nothere").send().await.unwrap()).await;
+        let missing = Response::read(
+            s.admin(Method::GET, "/admin/api-keys/key_nothere")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&missing, 404, "not_found");
-        let garbage_id = Response::read(s.admin(Method::GET, "/admin/api-keys/..%2f..").send().await.unwrap()).await;
+        let garbage_id = Response::read(
+            s.admin(Method::GET, "/admin/api-keys/..%2f..")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(garbage_id.status, 404);
-        let wrong_method = Response::read(s.admin(Method::DELETE, "/admin/api-keys").send().await.unwrap()).await;
+        let wrong_method = Response::read(
+            s.admin(Method::DELETE, "/admin/api-keys")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&wrong_method, 405, "method_not_allowed");
     }
 }
@@ -237,7 +416,11 @@ async fn ip_allowlists_and_spoofed_forwarding_headers() {
         let direct = start(fw, TrustedProxies::none()).await;
         let (key, _) = direct.create_key(json!({"name": "office", "scopes": "documents:read", "ip_allowlist": ["203.0.113.0/24"]})).await;
         let call = |s: &Server, key: &str, xff: Option<&str>| {
-            let mut req = s.http.get(s.url("/api/v1/documents")).bearer_auth(key).header("X-Tenant-Id", "acme");
+            let mut req = s
+                .http
+                .get(s.url("/api/v1/documents"))
+                .bearer_auth(key)
+                .header("X-Tenant-Id", "acme");
             if let Some(x) = xff {
                 req = req.header("X-Forwarded-For", x);
             }
@@ -246,15 +429,27 @@ async fn ip_allowlists_and_spoofed_forwarding_headers() {
         // We connect from 127.0.0.1: outside the allowlist.
         assert_json_error(&call(&direct, &key, None).await, 403, "ip_not_allowed");
         // A spoofed X-Forwarded-For from an untrusted peer is ignored.
-        assert_json_error(&call(&direct, &key, Some("203.0.113.5")).await, 403, "ip_not_allowed");
-        let (local, _) = direct.create_key(json!({"name": "local", "scopes": "documents:read", "ip_allowlist": ["127.0.0.1"]})).await;
+        assert_json_error(
+            &call(&direct, &key, Some("203.0.113.5")).await,
+            403,
+            "ip_not_allowed",
+        );
+        let (local, _) = direct
+            .create_key(
+                json!({"name": "local", "scopes": "documents:read", "ip_allowlist": ["127.0.0.1"]}),
+            )
+            .await;
         assert_eq!(call(&direct, &local, Some("203.0.113.5")).await.status, 200);
 
         // Behind a trusted proxy (127.0.0.1), the header is believed, right to left.
         let proxied = start(fw, TrustedProxies::parse(["127.0.0.1/32"]).unwrap()).await;
         let (key, _) = proxied.create_key(json!({"name": "office", "scopes": "documents:read", "ip_allowlist": ["203.0.113.0/24"]})).await;
         assert_eq!(call(&proxied, &key, Some("203.0.113.5")).await.status, 200);
-        assert_json_error(&call(&proxied, &key, Some("203.0.113.5, 198.51.100.9")).await, 403, "ip_not_allowed");
+        assert_json_error(
+            &call(&proxied, &key, Some("203.0.113.5, 198.51.100.9")).await,
+            403,
+            "ip_not_allowed",
+        );
         assert_json_error(&call(&proxied, &key, None).await, 403, "ip_not_allowed");
     }
 }
@@ -264,16 +459,32 @@ async fn ip_allowlists_and_spoofed_forwarding_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pkce_flow_with_login_consent_refresh_and_reuse_detection() {
     for s in servers().await {
-        let page = s.get(&format!("/oauth/authorize?{}", s.authorize_query(&[]))).await;
+        let page = s
+            .get(&format!("/oauth/authorize?{}", s.authorize_query(&[])))
+            .await;
         assert_eq!(page.status, 200);
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
-        assert!(page.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        assert!(
+            page.header("content-security-policy")
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
         assert_eq!(page.header("cache-control"), Some("no-store"));
         let cookie = page.header("set-cookie").unwrap();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
         assert!(page.body.contains("Papyrus demo app"));
 
-        let r = s.consent(&s.authorize_query(&[]), "approve", "wonderland", &["documents:read"]).await;
+        let r = s
+            .consent(
+                &s.authorize_query(&[]),
+                "approve",
+                "wonderland",
+                &["documents:read"],
+            )
+            .await;
         assert_eq!(r.status, 303, "{}", r.body);
         let loc = r.header("location").unwrap();
         assert!(loc.starts_with(&format!("{}/app/callback?", s.base)));
@@ -296,19 +507,32 @@ async fn pkce_flow_with_login_consent_refresh_and_reuse_detection() {
         let tokens = t.json();
         assert_eq!(tokens["token_type"], "Bearer");
         assert_eq!(tokens["expires_in"], 3600);
-        assert_eq!(tokens["scope"], "documents:read", "the user approved only documents:read");
+        assert_eq!(
+            tokens["scope"], "documents:read",
+            "the user approved only documents:read"
+        );
         let access = tokens["access_token"].as_str().unwrap();
         assert_eq!(s.documents(access, "acme").await.status, 200);
 
         // The code is single-use.
         let replay = s.post_form("/oauth/token", &body, &[]).await;
         assert_json_error(&replay, 400, "invalid_grant");
-        assert_eq!(s.documents(access, "acme").await.status, 401, "a replayed code revokes its tokens");
+        assert_eq!(
+            s.documents(access, "acme").await.status,
+            401,
+            "a replayed code revokes its tokens"
+        );
 
         // Refresh rotation and reuse detection.
         let tokens = s.tokens().await;
         let r1 = tokens["refresh_token"].as_str().unwrap();
-        let refresh = |rt: &str| form(&[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", "demo-spa")]);
+        let refresh = |rt: &str| {
+            form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("client_id", "demo-spa"),
+            ])
+        };
         let t2 = s.post_form("/oauth/token", &refresh(r1), &[]).await;
         assert_eq!(t2.status, 200, "{}", t2.body);
         let t2 = t2.json();
@@ -317,7 +541,11 @@ async fn pkce_flow_with_login_consent_refresh_and_reuse_detection() {
         assert_eq!(s.documents(a2, "acme").await.status, 200);
         let reuse = s.post_form("/oauth/token", &refresh(r1), &[]).await;
         assert_json_error(&reuse, 400, "invalid_grant");
-        assert_eq!(s.documents(a2, "acme").await.status, 401, "the family is revoked");
+        assert_eq!(
+            s.documents(a2, "acme").await.status,
+            401,
+            "the family is revoked"
+        );
     }
 }
 
@@ -328,7 +556,13 @@ async fn consent_form_csrf_wrong_password_and_denial() {
         let page = s.get(&format!("/oauth/authorize?{query}")).await;
         let request = hidden(&page.body, "request");
         let csrf = hidden(&page.body, "csrf_token");
-        let cookie = page.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+        let cookie = page
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let post = |token: &str, cookie: Option<&str>| {
             let body = form(&[
                 ("request", &request),
@@ -341,17 +575,26 @@ async fn consent_form_csrf_wrong_password_and_denial() {
             let cookie = cookie.map(str::to_owned);
             let s = &s;
             async move {
-                let headers: Vec<(&str, &str)> = cookie.as_deref().map(|c| vec![("Cookie", c)]).unwrap_or_default();
+                let headers: Vec<(&str, &str)> = cookie
+                    .as_deref()
+                    .map(|c| vec![("Cookie", c)])
+                    .unwrap_or_default();
                 s.post_form("/oauth/authorize", &body, &headers).await
             }
         };
         // Without the cookie (a cross-site POST), or with a forged token: 403, no code.
-        for r in [post(&csrf, None).await, post("123.forged", Some(&cookie)).await, post(&csrf, Some("papyrus_csrf=other")).await] {
+        for r in [
+            post(&csrf, None).await,
+            post("123.forged", Some(&cookie)).await,
+            post(&csrf, Some("papyrus_csrf=other")).await,
+        ] {
             assert_eq!(r.status, 403, "{}", r.body);
             assert!(r.header("location").is_none());
         }
         // Wrong password: the page again, with an error, no redirect.
-        let wrong = s.consent(&query, "approve", "not-the-password", &["documents:read"]).await;
+        let wrong = s
+            .consent(&query, "approve", "not-the-password", &["documents:read"])
+            .await;
         assert_eq!(wrong.status, 401);
         assert!(wrong.body.contains("Wrong username or password"));
         assert!(wrong.header("location").is_none());
@@ -382,7 +625,12 @@ async fn authorize_errors_page_or_redirect() {
             (("response_type", "token"), "unsupported_response_type"),
             (("scope", "analytics:read"), "invalid_scope"),
         ] {
-            let r = s.get(&format!("/oauth/authorize?{}", s.authorize_query(&[change]))).await;
+            let r = s
+                .get(&format!(
+                    "/oauth/authorize?{}",
+                    s.authorize_query(&[change])
+                ))
+                .await;
             assert_eq!(r.status, 302, "{change:?}");
             let p = location_params(r.header("location").unwrap());
             assert_eq!(p["error"], error);
@@ -394,18 +642,56 @@ async fn authorize_errors_page_or_redirect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_endpoint_errors() {
     for s in servers().await {
-        let wrong_type = Response::read(s.http.post(s.url("/oauth/token")).json(&json!({"grant_type": "refresh_token"})).send().await.unwrap()).await;
+        let wrong_type = Response::read(
+            s.http
+                .post(s.url("/oauth/token"))
+                .json(&json!({"grant_type": "refresh_token"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&wrong_type, 400, "invalid_request");
-        let r = s.post_form("/oauth/token", "grant_type=password&username=a&password=b", &[]).await;
+        let r = s
+            .post_form(
+                "/oauth/token",
+                "grant_type=password&username=a&password=b",
+                &[],
+            )
+            .await;
         assert_json_error(&r, 400, "unsupported_grant_type");
         assert_eq!(r.header("cache-control"), Some("no-store"));
-        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("nobody:secret"));
-        let r = s.post_form("/oauth/token", "grant_type=refresh_token&refresh_token=prt_x", &[("Authorization", &basic)]).await;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("nobody:secret")
+        );
+        let r = s
+            .post_form(
+                "/oauth/token",
+                "grant_type=refresh_token&refresh_token=prt_x",
+                &[("Authorization", &basic)],
+            )
+            .await;
         assert_json_error(&r, 401, "invalid_client");
-        assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"papyrus\""));
-        let r = s.post_form("/oauth/token", "grant_type=authorization_code&client_id=demo-spa&code=pac_x", &[]).await;
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"papyrus\"")
+        );
+        let r = s
+            .post_form(
+                "/oauth/token",
+                "grant_type=authorization_code&client_id=demo-spa&code=pac_x",
+                &[],
+            )
+            .await;
         assert_json_error(&r, 400, "invalid_request");
-        let r = s.post_form("/oauth/token", "grant_type=refresh_token&client_id=demo-spa&refresh_token=prt_unknown", &[]).await;
+        let r = s
+            .post_form(
+                "/oauth/token",
+                "grant_type=refresh_token&client_id=demo-spa&refresh_token=prt_unknown",
+                &[],
+            )
+            .await;
         assert_json_error(&r, 400, "invalid_grant");
         let wrong_method = s.get("/oauth/token").await;
         assert_json_error(&wrong_method, 405, "method_not_allowed");
@@ -434,14 +720,28 @@ async fn revocation_introspection_and_metadata() {
         assert_eq!(i.json()["sub"], "user_alice");
         assert_eq!(i.json()["client_id"], "demo-spa");
         // Without a credential: refused.
-        let anon = s.post_form("/oauth/introspect", &form(&[("token", access)]), &[]).await;
+        let anon = s
+            .post_form("/oauth/introspect", &form(&[("token", access)]), &[])
+            .await;
         assert_json_error(&anon, 401, "invalid_client");
 
-        let rev = s.post_form("/oauth/revoke", &form(&[("token", access), ("client_id", "demo-spa")]), &[]).await;
+        let rev = s
+            .post_form(
+                "/oauth/revoke",
+                &form(&[("token", access), ("client_id", "demo-spa")]),
+                &[],
+            )
+            .await;
         assert_eq!(rev.status, 200, "{}", rev.body);
         assert_eq!(introspect(access).await.json(), json!({"active": false}));
         assert_eq!(s.documents(access, "acme").await.status, 401);
-        let unknown = s.post_form("/oauth/revoke", &form(&[("token", "pat_unknown"), ("client_id", "demo-spa")]), &[]).await;
+        let unknown = s
+            .post_form(
+                "/oauth/revoke",
+                &form(&[("token", "pat_unknown"), ("client_id", "demo-spa")]),
+                &[],
+            )
+            .await;
         assert_eq!(unknown.status, 200);
 
         let m1 = s.get("/.well-known/oauth-authorization-server").await;
@@ -459,21 +759,57 @@ async fn revocation_introspection_and_metadata() {
 async fn oversized_requests_get_json_errors() {
     for s in servers().await {
         let big = "a".repeat(70 * 1024);
-        let r = s.post_form("/oauth/token", &format!("grant_type=refresh_token&x={big}"), &[]).await;
+        let r = s
+            .post_form(
+                "/oauth/token",
+                &format!("grant_type=refresh_token&x={big}"),
+                &[],
+            )
+            .await;
         assert_json_error(&r, 413, "payload_too_large");
-        let r = Response::read(s.admin(Method::POST, "/admin/api-keys").header("content-type", "application/json").body(format!("{{\"name\":\"{big}\"}}")).send().await.unwrap()).await;
+        let r = Response::read(
+            s.admin(Method::POST, "/admin/api-keys")
+                .header("content-type", "application/json")
+                .body(format!("{{\"name\":\"{big}\"}}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&r, 413, "payload_too_large");
         let many: Vec<String> = (0..40).map(|i| format!("p{i}=1")).collect();
-        let r = s.post_form("/oauth/token", &format!("grant_type=refresh_token&{}", many.join("&")), &[]).await;
+        let r = s
+            .post_form(
+                "/oauth/token",
+                &format!("grant_type=refresh_token&{}", many.join("&")),
+                &[],
+            )
+            .await;
         assert_json_error(&r, 400, "invalid_request");
         let huge_header = "x".repeat(20 * 1024);
         let r = Response::read(
-            s.http.get(s.url("/api/v1/documents")).bearer_auth(&s.admin_key).header("X-Tenant-Id", "acme").header("X-Padding", &huge_header).send().await.unwrap(),
+            s.http
+                .get(s.url("/api/v1/documents"))
+                .bearer_auth(&s.admin_key)
+                .header("X-Tenant-Id", "acme")
+                .header("X-Padding", &huge_header)
+                .send()
+                .await
+                .unwrap(),
         )
         .await;
         assert_json_error(&r, 400, "invalid_request");
         let long_auth = format!("Bearer {}", "a".repeat(5000));
-        let r = Response::read(s.http.get(s.url("/api/v1/documents")).header("Authorization", long_auth).header("X-Tenant-Id", "acme").send().await.unwrap()).await;
+        let r = Response::read(
+            s.http
+                .get(s.url("/api/v1/documents"))
+                .header("Authorization", long_auth)
+                .header("X-Tenant-Id", "acme")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&r, 401, "invalid_token");
     }
 }
@@ -485,7 +821,16 @@ async fn tenant_isolation_over_http() {
         let access = tokens["access_token"].as_str().unwrap();
         assert_eq!(s.documents(access, "acme").await.status, 200);
         assert_json_error(&s.documents(access, "globex").await, 401, "invalid_token");
-        let admin_elsewhere = Response::read(s.http.get(s.url("/admin/api-keys")).bearer_auth(&s.admin_key).header("X-Tenant-Id", "globex").send().await.unwrap()).await;
+        let admin_elsewhere = Response::read(
+            s.http
+                .get(s.url("/admin/api-keys"))
+                .bearer_auth(&s.admin_key)
+                .header("X-Tenant-Id", "globex")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_json_error(&admin_elsewhere, 401, "invalid_token");
     }
 }
@@ -497,12 +842,41 @@ async fn tenant_isolation_over_http() {
 async fn axum_and_actix_answer_byte_for_byte_alike() {
     let a = start(Framework::Axum, TrustedProxies::none()).await;
     let b = start(Framework::Actix, TrustedProxies::none()).await;
-    let probes: Vec<(Method, &str, Vec<(&str, &str)>, &str)> = vec![
-        (Method::GET, "/api/v1/documents", vec![("X-Tenant-Id", "acme")], ""),
-        (Method::GET, "/api/v1/documents", vec![("Authorization", "Bearer pk_live_x"), ("X-Tenant-Id", "acme")], ""),
-        (Method::GET, "/api/v1/documents", vec![("Authorization", "Bearer pk_live_x")], ""),
-        (Method::POST, "/oauth/token", vec![("Content-Type", "application/x-www-form-urlencoded")], "grant_type=password"),
-        (Method::POST, "/oauth/token", vec![("Content-Type", "application/json")], "{}"),
+    type Probe<'a> = (Method, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let probes: Vec<Probe<'_>> = vec![
+        (
+            Method::GET,
+            "/api/v1/documents",
+            vec![("X-Tenant-Id", "acme")],
+            "",
+        ),
+        (
+            Method::GET,
+            "/api/v1/documents",
+            vec![
+                ("Authorization", "Bearer pk_live_x"),
+                ("X-Tenant-Id", "acme"),
+            ],
+            "",
+        ),
+        (
+            Method::GET,
+            "/api/v1/documents",
+            vec![("Authorization", "Bearer pk_live_x")],
+            "",
+        ),
+        (
+            Method::POST,
+            "/oauth/token",
+            vec![("Content-Type", "application/x-www-form-urlencoded")],
+            "grant_type=password",
+        ),
+        (
+            Method::POST,
+            "/oauth/token",
+            vec![("Content-Type", "application/json")],
+            "{}",
+        ),
         (Method::GET, "/oauth/token", vec![], ""),
         (Method::GET, "/oauth/authorize?client_id=nope", vec![], ""),
         (Method::GET, "/admin/api-keys", vec![], ""),
@@ -511,7 +885,10 @@ async fn axum_and_actix_answer_byte_for_byte_alike() {
     for (method, path, headers, body) in probes {
         let mut out = Vec::new();
         for s in [&a, &b] {
-            let mut req = s.http.request(method.clone(), s.url(path)).body(body.to_owned());
+            let mut req = s
+                .http
+                .request(method.clone(), s.url(path))
+                .body(body.to_owned());
             for (k, v) in &headers {
                 req = req.header(*k, *v);
             }

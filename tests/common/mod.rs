@@ -1,6 +1,8 @@
 //! Starting the example servers for black-box tests.
 
 #![allow(dead_code, unreachable_pub)]
+// Both example apps include the same demo module, each for its own framework.
+#![allow(clippy::duplicate_mod)]
 
 use std::net::SocketAddr;
 
@@ -68,9 +70,12 @@ pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let app = axum_app::router(demo);
             let task = tokio::spawn(async move {
-                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .await
-                    .unwrap();
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+                .unwrap();
             });
             Server {
                 framework,
@@ -132,10 +137,20 @@ impl Server {
 
     /// Creates an API key through the admin API; returns (plaintext, id).
     pub async fn create_key(&self, body: serde_json::Value) -> (String, String) {
-        let r = Response::read(self.admin(reqwest::Method::POST, "/admin/api-keys").json(&body).send().await.unwrap()).await;
+        let r = Response::read(
+            self.admin(reqwest::Method::POST, "/admin/api-keys")
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(r.status, 201, "{}", r.body);
         let j = r.json();
-        (j["key"].as_str().unwrap().to_owned(), j["api_key"]["id"].as_str().unwrap().to_owned())
+        (
+            j["key"].as_str().unwrap().to_owned(),
+            j["api_key"]["id"].as_str().unwrap().to_owned(),
+        )
     }
 }
 
@@ -152,7 +167,11 @@ impl Response {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let body = r.text().await.unwrap();
-        Self { status, headers, body }
+        Self {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn json(&self) -> serde_json::Value {

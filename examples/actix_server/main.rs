@@ -1,0 +1,78 @@
+//! The papyrus-auth example server (actix-web): the product document's API
+//! keys and OAuth 2.0 + PKCE flow, with an admin page and a single-page app,
+//! answering exactly like the axum one (`examples/server`).
+//!
+//! `cargo run --example actix_server --features actix`, then open
+//! http://127.0.0.1:8080/. `PAPYRUS_ADDR` changes the address;
+//! `PAPYRUS_TRUSTED_PROXIES` (a comma-separated list of CIDRs) names proxies
+//! whose `X-Forwarded-For` is believed.
+
+mod app;
+
+use std::{error::Error, net::SocketAddr};
+
+use app::demo::{ADMIN_SCOPES, DEMO_USER, Demo, DemoConfig, SPA_CLIENT_ID, TENANT};
+use papyrus_auth::http::TrustedProxies;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let addr: SocketAddr = std::env::var("PAPYRUS_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8080".into())
+        .parse()?;
+    let proxies = match std::env::var("PAPYRUS_TRUSTED_PROXIES") {
+        Ok(list) => {
+            TrustedProxies::parse(list.split(',').map(str::trim).filter(|s| !s.is_empty()))?
+        }
+        Err(_) => TrustedProxies::none(),
+    };
+    let listener = std::net::TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+    let demo = Demo::start(DemoConfig {
+        base_url: base_url.clone(),
+        trusted_proxies: proxies,
+    })
+    .await?;
+
+    println!("papyrus-auth example server on {base_url}");
+    if let Some(key) = &demo.admin_key {
+        println!("  admin API key for tenant {TENANT} (shown once; scopes: {ADMIN_SCOPES}):");
+        println!("    {key}");
+    }
+    println!(
+        "  demo user for the login page: {} / {}",
+        DEMO_USER.0, DEMO_USER.1
+    );
+    println!("  demo OAuth client: {SPA_CLIENT_ID} (public, redirect {base_url}/app/callback)");
+    println!("  open {base_url}/admin (keys) and {base_url}/app (OAuth + PKCE)");
+    println!(
+        "  try: curl {base_url}/api/v1/documents -H \"Authorization: Bearer <key>\" -H \"X-Tenant-Id: {TENANT}\""
+    );
+
+    // Expired codes and tokens are purged every minute.
+    let oauth = demo.auth.oauth().clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            match oauth.purge_expired().await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired codes and tokens"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purge failed"),
+            }
+        }
+    });
+
+    // actix-web runs in its own thread and system; this runtime waits for Ctrl-C.
+    let server = app::start(demo, listener)?;
+    let _ = tokio::signal::ctrl_c().await;
+    println!("shutting down");
+    server.stop(true).await;
+    Ok(())
+}
