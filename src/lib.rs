@@ -114,7 +114,8 @@ pub use oauth::AuthorizationServer;
 pub use principal::{AuthError, AuthMethod, Principal, Rejection};
 pub use scope::{InvalidScope, MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeSet};
 pub use secret::{
-    AccessToken, ApiKeySecret, AuthorizationCode, ClientSecret, Digest, DigestVersion, Pepper,
+    AccessToken, ApiKeySecret, AuthorizationCode, ClientSecret, Digest, DigestHasher,
+    DigestHasherBuilder, DigestVersion, Pepper,
     PkceVerifier, RefreshToken, SecretHasher,
 };
 pub use store::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore};

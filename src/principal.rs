@@ -1,6 +1,6 @@
 //! Who a verified request acts as, and why a request was refused.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,8 @@ pub struct Principal {
     /// The tenant the request acts in. Always the tenant the request named.
     pub tenant: TenantId,
     /// Who acts: the key id for an API key, the user for an OAuth access token.
-    pub subject: String,
+    /// (Shared, so that authenticating a key allocates nothing for it.)
+    pub subject: Arc<str>,
     /// The scopes the credential carries (not only those the request needed).
     pub scopes: ScopeSet,
     /// How the request authenticated.

@@ -194,7 +194,7 @@ async fn a_created_key_authenticates_with_its_scopes() {
         .await
         .unwrap();
     assert_eq!(p.tenant, f.acme);
-    assert_eq!(p.subject, id.as_str());
+    assert_eq!(&*p.subject, id.as_str());
     assert_eq!(p.scopes, scopes("documents:read documents:write"));
     let test_key = f
         .keys

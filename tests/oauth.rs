@@ -291,7 +291,7 @@ async fn full_code_flow_with_rfc7636_vector() {
         )
         .await
         .unwrap();
-    assert_eq!(p.subject, "alice");
+    assert_eq!(&*p.subject, "alice");
     assert_eq!(
         p.method,
         AuthMethod::AccessToken {

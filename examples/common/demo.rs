@@ -150,7 +150,7 @@ impl Demo {
             id: docs.len() as u64 + 1,
             title: new.title,
             content: new.content,
-            created_by: principal.subject.clone(),
+            created_by: principal.subject.to_string(),
         };
         docs.push(doc.clone());
         HttpResponse::json(201, &json!({ "document": doc }))

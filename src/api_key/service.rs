@@ -251,6 +251,19 @@ impl<'a> AuthRequest<'a> {
     }
 }
 
+/// Writes an authentication implies.
+#[derive(Debug)]
+enum FollowUp {
+    /// Record a use (debounced) and audit it if written.
+    Touch {
+        key: KeyId,
+        tenant: TenantId,
+        stale_before: OffsetDateTime,
+    },
+    /// Audit a refusal of a known key.
+    Rejected { key: KeyId, tenant: TenantId, reason: Rejection },
+}
+
 /// The API key service.
 ///
 /// Cheap to clone (all state is behind `Arc`s); share one per process.
@@ -582,48 +595,59 @@ impl ApiKeys {
             return Err(Rejection::Unknown.into());
         };
         let now = self.clock.now();
-        match verify(&record, &digest, tenant, client_ip, required, now) {
-            Ok(principal) => {
-                if let Some(stale_before) =
-                    super::last_used_write_due(&record, now, self.config.last_used_window)
-                    && self
-                        .store
-                        .touch_last_used(&record.id, now, client_ip, stale_before)
-                        .await?
-                {
-                    self.emit(
-                        &record,
-                        &Actor::ApiKey {
-                            key_id: record.id.clone(),
-                        },
-                        client_ip,
-                        now,
-                        AuditEventKind::KeyUsed,
-                    )
-                    .await;
-                }
-                Ok(principal)
-            }
-            Err(reason) => {
-                if reason != Rejection::Unknown
-                    && self.rejection_audit_due(&record.id, &reason, now)
-                {
-                    self.emit(
-                        &record,
-                        &Actor::ApiKey {
-                            key_id: record.id.clone(),
-                        },
-                        client_ip,
-                        now,
-                        AuditEventKind::KeyRejected {
-                            reason: reason.clone(),
-                        },
-                    )
-                    .await;
-                }
-                Err(reason.into())
-            }
+        let (outcome, follow_up) = self.decide(&record, &digest, tenant, client_ip, required, now);
+        drop(record);
+        // The rare paths (a last-used write, an audit event) run in a boxed
+        // future of their own, so the hot path's future stays small.
+        if let Some(follow_up) = follow_up {
+            Box::pin(self.follow_up(follow_up, client_ip, now)).await?;
         }
+        outcome.map_err(AuthError::Rejected)
+    }
+
+    /// The pure decision, plus what must be written because of it.
+    fn decide(
+        &self,
+        record: &ApiKeyRecord,
+        digest: &crate::Digest,
+        tenant: &TenantId,
+        client_ip: Option<IpAddr>,
+        required: &ScopeSet,
+        now: OffsetDateTime,
+    ) -> (Result<Principal, Rejection>, Option<FollowUp>) {
+        let outcome = verify(record, digest, tenant, client_ip, required, now);
+        let follow_up = match &outcome {
+            Ok(_) => super::last_used_write_due(record, now, self.config.last_used_window).map(|stale_before| FollowUp::Touch {
+                key: record.id.clone(),
+                tenant: record.tenant.clone(),
+                stale_before,
+            }),
+            Err(reason) if *reason != Rejection::Unknown && self.rejection_audit_due(&record.id, reason, now) => {
+                Some(FollowUp::Rejected {
+                    key: record.id.clone(),
+                    tenant: record.tenant.clone(),
+                    reason: reason.clone(),
+                })
+            }
+            Err(_) => None,
+        };
+        (outcome, follow_up)
+    }
+
+    async fn follow_up(&self, follow_up: FollowUp, client_ip: Option<IpAddr>, now: OffsetDateTime) -> Result<(), StoreError> {
+        let (key, tenant, kind) = match follow_up {
+            FollowUp::Touch { key, tenant, stale_before } => {
+                if !self.store.touch_last_used(&key, now, client_ip, stale_before).await? {
+                    return Ok(());
+                }
+                (key, tenant, AuditEventKind::KeyUsed)
+            }
+            FollowUp::Rejected { key, tenant, reason } => (key, tenant, AuditEventKind::KeyRejected { reason }),
+        };
+        let actor = Actor::ApiKey { key_id: key.clone() };
+        let event = AuditEvent::new(now, tenant, actor, kind).with_key(key).with_ip(client_ip);
+        crate::audit::record_committed(&*self.audit, event).await;
+        Ok(())
     }
 
     /// Whether a refusal of this key for this reason should be audited now:

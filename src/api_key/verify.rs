@@ -57,7 +57,7 @@ pub fn verify(
     }
     Ok(Principal {
         tenant: record.tenant.clone(),
-        subject: record.id.as_str().to_owned(),
+        subject: record.id.shared(),
         scopes: record.scopes.clone(),
         method: AuthMethod::ApiKey {
             key_id: record.id.clone(),
@@ -137,7 +137,7 @@ mod tests {
         let r = record();
         let p = check(&r, "acme", "10.1.1.1", "documents:read").unwrap();
         assert_eq!(p.tenant.as_str(), "acme");
-        assert_eq!(p.subject, r.id.as_str());
+        assert_eq!(&*p.subject, r.id.as_str());
         assert_eq!(p.scopes, r.scopes);
         assert_eq!(
             p.method,

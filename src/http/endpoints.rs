@@ -526,7 +526,7 @@ impl HttpAuth {
                 key_id: key_id.clone(),
             },
             _ => Actor::User {
-                subject: principal.subject.clone(),
+                subject: principal.subject.to_string(),
             },
         };
         let keys = self.inner.authenticator.api_keys();

@@ -1031,7 +1031,7 @@ impl AuthorizationServer {
         decide::verify_access_token(&record, &digest, tenant, required, self.clock.now())?;
         Ok(Principal {
             tenant: record.tenant,
-            subject: record.subject,
+            subject: record.subject.into(),
             scopes: record.scopes,
             method: AuthMethod::AccessToken {
                 client_id: record.client_id,

@@ -10,7 +10,7 @@ use dashmap::DashMap;
 use time::OffsetDateTime;
 
 use crate::{
-    ApiKeyRecord, ApiKeyStore, Digest, KeyId, RevokeOutcome, RotateOutcome, StoreError, TenantId,
+    ApiKeyRecord, ApiKeyStore, Digest, DigestHasherBuilder, KeyId, RevokeOutcome, RotateOutcome, StoreError, TenantId,
     oauth::{
         AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientStore, ConsumeCode, FamilyId,
         GrantStore, InsertTokens, NewTokens, OAuthClient, RefreshTokenRecord, RotateRefresh,
@@ -26,7 +26,7 @@ use crate::{
 /// process exits.
 #[derive(Debug, Default)]
 pub struct MemoryApiKeyStore {
-    by_digest: DashMap<Digest, ApiKeyRecord>,
+    by_digest: DashMap<Digest, ApiKeyRecord, DigestHasherBuilder>,
     digest_by_id: DashMap<KeyId, Digest>,
     writer: Mutex<()>,
 }
@@ -243,9 +243,9 @@ struct Family {
 /// other.
 #[derive(Debug, Default)]
 pub struct MemoryGrantStore {
-    codes: DashMap<Digest, AuthorizationCodeRecord>,
-    access: DashMap<Digest, AccessTokenRecord>,
-    refresh: DashMap<Digest, RefreshTokenRecord>,
+    codes: DashMap<Digest, AuthorizationCodeRecord, DigestHasherBuilder>,
+    access: DashMap<Digest, AccessTokenRecord, DigestHasherBuilder>,
+    refresh: DashMap<Digest, RefreshTokenRecord, DigestHasherBuilder>,
     families: DashMap<FamilyId, Family>,
 }
 
