@@ -2,11 +2,17 @@
 //!
 //! `cargo bench --bench oauth`
 //!
+//! * `pkce/verify` vs `pkce/bare_sha256_base64url`: PKCE S256 verification
+//!   against the bare SHA-256 + base64url of the verifier it must do;
 //! * `oauth/code_issue_and_exchange`: validate an authorization request,
 //!   approve it (issue a code) and exchange the code with PKCE S256;
 //! * `oauth/refresh_rotation`: one refresh (rotation) of a refresh token;
 //! * `oauth/validate_access_token`: validate a bearer access token for a
-//!   tenant and one scope, among 10,000 live tokens.
+//!   tenant and one scope, with 1,000,000 live access tokens in the store;
+//! * `rng/thread_rng_token` vs `rng/os_rng_token`: drawing one 43-character
+//!   token from the thread-local CSPRNG (ChaCha12, seeded and reseeded from
+//!   the OS) or from the OS generator directly (one `getrandom` syscall per
+//!   token).
 
 #![allow(clippy::expect_used)] // A benchmark whose set-up fails should stop at once.
 
@@ -14,19 +20,27 @@ mod common;
 
 use std::{hint::black_box, sync::Arc};
 
+use base64::Engine as _;
 use common::block_on;
 use criterion::{Criterion, criterion_group, criterion_main};
 use papyrus_auth::{
-    Actor, MemoryClientStore, MemoryGrantStore, ScopeSet, TenantId, TracingAuditSink,
-    oauth::{AuthorizationServer, ClientKind, CodeChallenge, NewClient, TokenRequest},
+    Actor, Digest, DigestVersion, MemoryClientStore, MemoryGrantStore, ScopeSet, TenantId,
+    TracingAuditSink,
+    oauth::{
+        AccessTokenRecord, AuthorizationServer, ClientKind, CodeChallenge, FamilyId, GrantStore,
+        NewClient, NewTokens, TokenRequest,
+    },
 };
+use sha2::{Digest as _, Sha256};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const LIVE_TOKENS: u32 = 1_000_000;
 
 fn bench(c: &mut Criterion) {
+    let grants = Arc::new(MemoryGrantStore::new());
     let server = AuthorizationServer::new(
         Arc::new(MemoryClientStore::new()),
-        Arc::new(MemoryGrantStore::new()),
+        grants.clone(),
         Arc::new(TracingAuditSink),
     );
     let tenant: TenantId = "acme".parse().expect("tenant");
@@ -64,14 +78,48 @@ fn bench(c: &mut Criterion) {
         );
         block_on(server.token(&tenant, &TokenRequest::new(None, &body))).expect("token")
     };
-    // 10,000 live token families.
-    let mut last = None;
-    for _ in 0..10_000 {
-        last = Some(issue_and_exchange());
+    // 1,000,000 live access tokens (synthetic records: their digests are of
+    // random values, as real ones are), plus real ones from the flow.
+    let scopes: ScopeSet = "documents:read".parse().expect("scope");
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..LIVE_TOKENS {
+        let digest = Digest::from_parts(
+            DigestVersion::Sha256,
+            Sha256::digest(i.to_le_bytes()).into(),
+        );
+        let family = FamilyId::from_stored(&format!("fam_bench_{i}"));
+        let access = AccessTokenRecord {
+            digest,
+            family,
+            tenant: tenant.clone(),
+            client_id: client.client_id.clone(),
+            subject: "user".into(),
+            scopes: scopes.clone(),
+            issued_at: now,
+            expires_at: now + time::Duration::hours(1),
+            revoked_at: None,
+        };
+        block_on(grants.insert_tokens(NewTokens {
+            access: &access,
+            refresh: None,
+        }))
+        .expect("insert");
     }
-    let tokens = last.expect("tokens");
+    let tokens = issue_and_exchange();
     let access = tokens.access_token.expose_secret().to_owned();
-    let required: ScopeSet = "documents:read".parse().expect("scope");
+
+    let mut g = c.benchmark_group("pkce");
+    let challenge = CodeChallenge::s256_of(VERIFIER);
+    g.bench_function("verify", |b| {
+        b.iter(|| assert!(challenge.verify(black_box(VERIFIER))))
+    });
+    g.bench_function("bare_sha256_base64url", |b| {
+        b.iter(|| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(black_box(VERIFIER).as_bytes()))
+        })
+    });
+    g.finish();
 
     let mut g = c.benchmark_group("oauth");
     g.bench_function("code_issue_and_exchange", |b| {
@@ -95,11 +143,36 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("validate_access_token", |b| {
         b.iter(|| {
-            block_on(server.validate_access_token(black_box(&access), &tenant, &required))
+            block_on(server.validate_access_token(black_box(&access), &tenant, &scopes))
                 .expect("valid")
         })
     });
     g.finish();
+
+    // Both draw the same bytes the same way (one fill of 64 bytes, mapped
+    // to base62 by rejection); only the source differs.
+    let mut g = c.benchmark_group("rng");
+    g.bench_function("thread_rng_token", |b| {
+        b.iter(|| token_from(&mut rand::rng()))
+    });
+    g.bench_function("os_rng_token", |b| {
+        b.iter(|| token_from(&mut rand::rand_core::UnwrapErr(rand::rngs::SysRng)))
+    });
+    g.finish();
+}
+
+/// A 43-character base62 token from `rng`.
+fn token_from(rng: &mut impl rand::Rng) -> String {
+    const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(43);
+    while out.len() < 43 {
+        let mut bytes = [0u8; 64];
+        rng.fill_bytes(&mut bytes);
+        for b in bytes.into_iter().filter(|b| *b < 248).take(43 - out.len()) {
+            out.push(char::from(BASE62[usize::from(b % 62)]));
+        }
+    }
+    out
 }
 
 criterion_group!(benches, bench);
