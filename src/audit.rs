@@ -123,6 +123,12 @@ pub enum AuditEventKind {
         /// How many tokens were revoked.
         revoked: u64,
     },
+    /// Requests were refused with 429 after too many failed
+    /// authentications (see [`crate::http::ThrottleConfig`]).
+    Throttled {
+        /// Seconds until requests are accepted again.
+        retry_after: u64,
+    },
     /// Tokens were revoked on request (RFC 7009).
     TokensRevoked {
         /// The family concerned.
@@ -150,6 +156,7 @@ impl AuditEventKind {
             Self::CodeReplayDetected { .. } => "code_replay_detected",
             Self::RefreshReuseDetected { .. } => "refresh_reuse_detected",
             Self::TokensRevoked { .. } => "tokens_revoked",
+            Self::Throttled { .. } => "throttled",
         }
     }
 
@@ -161,6 +168,7 @@ impl AuditEventKind {
                 | Self::ClientAuthFailed { .. }
                 | Self::CodeReplayDetected { .. }
                 | Self::RefreshReuseDetected { .. }
+                | Self::Throttled { .. }
         )
     }
 }

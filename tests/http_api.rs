@@ -907,3 +907,72 @@ async fn axum_and_actix_answer_byte_for_byte_alike() {
         assert_eq!(strip(&out[0]), strip(&out[1]), "{method} {path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_is_throttled_per_ip_and_per_credential() {
+    for s in servers().await {
+        // 30 guesses from 127.0.0.1 (the default limit), then 429.
+        for i in 0..30 {
+            let guess = format!("pk_live_{:0>38}", i);
+            assert_eq!(s.documents(&guess, "acme").await.status, 401);
+        }
+        let r = s
+            .documents("pk_live_one_more_guess_aaaaaaaaaaaaaaaaaaaa", "acme")
+            .await;
+        assert_json_error(&r, 429, "too_many_requests");
+        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        // Even a valid key is refused from the throttled IP for the window...
+        assert_eq!(s.documents(&s.admin_key, "acme").await.status, 429);
+        // ...but a legitimate caller from another IP is not locked out.
+        let other_ip = reqwest::Client::builder()
+            .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        let ok = other_ip
+            .get(s.url("/api/v1/documents"))
+            .bearer_auth(&s.admin_key)
+            .header("X-Tenant-Id", "acme")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status().as_u16(), 200);
+        // The throttling is in the audit log (read from the other IP).
+        let audit = other_ip
+            .get(s.url("/admin/audit?limit=200"))
+            .bearer_auth(&s.admin_key)
+            .header("X-Tenant-Id", "acme")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(audit.contains("\"type\":\"throttled\""), "{audit}");
+
+        // The token endpoint: failed client authentications of one client id
+        // are throttled from any IP.
+        let from_other = |body: String| {
+            let c = other_ip.clone();
+            let url = s.url("/oauth/token");
+            async move {
+                Response::read(
+                    c.post(url)
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .basic_auth("demo-spa", Some("guess"))
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+        for _ in 0..30 {
+            let r = from_other("grant_type=refresh_token&refresh_token=prt_x".into()).await;
+            assert_json_error(&r, 401, "invalid_client");
+        }
+        let r = from_other("grant_type=refresh_token&refresh_token=prt_x".into()).await;
+        assert_json_error(&r, 429, "too_many_requests");
+    }
+}

@@ -20,7 +20,7 @@
 //! The admin endpoints need a credential holding the admin scope
 //! (`keys:admin` by default) for the tenant named by `X-Tenant-Id`.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{net::IpAddr, sync::Arc, time::Instant};
 
 use serde::Deserialize;
 use serde_json::json;
@@ -32,13 +32,16 @@ use super::{
     login::{CSRF_COOKIE, CsrfKey, UserDirectory},
     metadata_response, oauth_error_response,
     pages::consent_page,
-    rejection_response, revocation_response, token_response,
+    rejection_response, revocation_response,
+    throttle::{Subject, Throttle, ThrottleConfig},
+    token_response, too_many_requests_response,
 };
 use crate::{
-    Actor, ApiKeyError, AuditLog, AuditQuery, AuthMethod, Authenticator, KeyId, NewApiKey,
-    Principal, RotateOptions, Scope, ScopeSet, TenantId,
+    Actor, ApiKeyError, AuditEvent, AuditEventKind, AuditLog, AuditQuery, AuthMethod,
+    Authenticator, KeyId, NewApiKey, Principal, Rejection, RotateOptions, Scope, ScopeSet,
+    TenantId,
     oauth::{
-        AuthorizationServer, AuthorizeError, NewClient, OAuthError, TokenRequest,
+        AuthorizationServer, AuthorizeError, NewClient, OAuthError, OAuthErrorCode, TokenRequest,
         ValidatedAuthorization,
     },
 };
@@ -71,6 +74,10 @@ pub struct HttpAuthConfig {
     /// Signs consent-form CSRF tokens. Defaults to a random key per process;
     /// instances behind one load balancer need a shared one.
     pub csrf_key: CsrfKey,
+    /// Throttling of failed authentication (429 with `Retry-After`).
+    /// Defaults to on with [`ThrottleConfig::default`]: 30 failures per IP
+    /// and per credential per minute. `None` turns it off.
+    pub throttle: Option<ThrottleConfig>,
 }
 
 impl Default for HttpAuthConfig {
@@ -87,6 +94,7 @@ impl Default for HttpAuthConfig {
                 .unwrap_or_else(|_| unreachable!("a valid scope")),
             secure_cookies: true,
             csrf_key: CsrfKey::random(),
+            throttle: Some(ThrottleConfig::default()),
         }
     }
 }
@@ -117,6 +125,12 @@ impl HttpAuthConfig {
         self.csrf_key = key;
         self
     }
+    /// Sets [`throttle`](Self::throttle).
+    pub fn with_throttle(mut self, throttle: Option<ThrottleConfig>) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
     /// Sets [`max_body`](Self::max_body).
     pub fn with_max_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
@@ -137,6 +151,7 @@ struct Inner {
     oauth: AuthorizationServer,
     audit: Arc<dyn AuditLog>,
     users: Arc<dyn UserDirectory>,
+    throttle: Option<Throttle>,
     config: HttpAuthConfig,
 }
 
@@ -157,6 +172,7 @@ impl HttpAuth {
                 oauth,
                 audit,
                 users,
+                throttle: config.throttle.map(Throttle::new),
                 config,
             }),
         }
@@ -208,11 +224,64 @@ impl HttpAuth {
             .resolve(headers)
             .map_err(|r| rejection_response(&r))?;
         let ip = self.client_ip(headers, peer);
-        self.inner
+        let subjects = subjects(ip, "bearer", token);
+        if let Some(response) = self.throttled(&subjects, Some(&tenant), ip).await {
+            return Err(response);
+        }
+        let result = self
+            .inner
             .authenticator
             .authenticate_token(token, &tenant, ip, required)
-            .await
-            .map_err(|e| auth_error_response(&e))
+            .await;
+        if let Err(crate::AuthError::Rejected(
+            Rejection::Malformed
+            | Rejection::Unknown
+            | Rejection::WrongTenant
+            | Rejection::Revoked
+            | Rejection::Expired,
+        )) = &result
+        {
+            self.failed(&subjects);
+        }
+        result.map_err(|e| auth_error_response(&e))
+    }
+
+    /// The 429 response if any of `subjects` is throttled, audited in
+    /// `tenant` when it is known.
+    async fn throttled(
+        &self,
+        subjects: &[Subject],
+        tenant: Option<&TenantId>,
+        ip: Option<IpAddr>,
+    ) -> Option<HttpResponse> {
+        let throttle = self.inner.throttle.as_ref()?;
+        let retry_after = throttle.blocked(subjects, Instant::now())?;
+        tracing::warn!(
+            target: "papyrus_auth::audit",
+            ip = ?ip,
+            retry_after = retry_after.as_secs(),
+            "throttled after repeated authentication failures"
+        );
+        if let Some(tenant) = tenant {
+            let kind = AuditEventKind::Throttled {
+                retry_after: retry_after.as_secs().max(1),
+            };
+            let event = AuditEvent::new(
+                time::OffsetDateTime::now_utc(),
+                tenant.clone(),
+                Actor::System,
+                kind,
+            )
+            .with_ip(ip);
+            crate::audit::record_committed(&*self.inner.audit, event).await;
+        }
+        Some(too_many_requests_response(retry_after))
+    }
+
+    fn failed(&self, subjects: &[Subject]) {
+        if let Some(throttle) = &self.inner.throttle {
+            throttle.record_failure(subjects, Instant::now());
+        }
     }
 
     /// Handles a request to one of the library's endpoints (see the module
@@ -375,6 +444,12 @@ impl HttpAuth {
             form.one("username").unwrap_or(""),
             form.one("password").unwrap_or(""),
         );
+        let ip = self.client_ip(req, req.peer);
+        let subjects = subjects(ip, "user", &format!("{tenant}/{username}"));
+        if self.throttled(&subjects, Some(&tenant), ip).await.is_some() {
+            let wait = "Too many failed sign-ins. Wait a minute and try again.";
+            return self.render_consent(&tenant, &v, request, Some(wait), 429);
+        }
         let subject = match self
             .inner
             .users
@@ -383,13 +458,9 @@ impl HttpAuth {
         {
             Ok(Some(s)) => s,
             Ok(None) => {
-                return self.render_consent(
-                    &tenant,
-                    &v,
-                    request,
-                    Some("Wrong username or password."),
-                    401,
-                );
+                self.failed(&subjects);
+                let wrong = "Wrong username or password.";
+                return self.render_consent(&tenant, &v, request, Some(wrong), 401);
             }
             Err(e) => return error_page(&e.into()),
         };
@@ -422,10 +493,23 @@ impl HttpAuth {
             Ok(x) => x,
             Err(r) => return r,
         };
+        let ip = self.client_ip(req, req.peer);
+        let subjects = subjects(ip, "client", &presented_client_id(req, body));
+        if let Some(r) = self.throttled(&subjects, Some(&tenant), ip).await {
+            return r;
+        }
         let request = TokenRequest::new(req.header("authorization"), body);
         match self.inner.oauth.token(&tenant, &request).await {
             Ok(tokens) => token_response(&tokens),
-            Err(e) => oauth_error_response(&e),
+            Err(e) => {
+                if matches!(
+                    e.code,
+                    OAuthErrorCode::InvalidClient | OAuthErrorCode::InvalidGrant
+                ) {
+                    self.failed(&subjects);
+                }
+                oauth_error_response(&e)
+            }
         }
     }
 
@@ -638,6 +722,34 @@ impl HttpAuth {
         .await;
         result.unwrap_or_else(|r| r)
     }
+}
+
+/// The throttle counters a request counts against: its IP and a credential.
+fn subjects(ip: Option<IpAddr>, kind: &str, credential: &str) -> Vec<Subject> {
+    let mut v = Vec::with_capacity(2);
+    if let Some(ip) = ip {
+        v.push(Subject::Ip(ip));
+    }
+    if !credential.is_empty() {
+        v.push(Subject::credential(kind, credential));
+    }
+    v
+}
+
+/// The client id a token-endpoint request names (Basic user or `client_id`).
+fn presented_client_id(req: &HttpRequest, body: &str) -> String {
+    let basic = req.header("authorization").and_then(|h| {
+        let (scheme, value) = h.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value.trim())
+                .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        Some(text.split(':').next().unwrap_or("").to_owned())
+    });
+    basic.unwrap_or_else(|| Form::parse(body).one("client_id").unwrap_or("").to_owned())
 }
 
 /// An admin operation.

@@ -25,12 +25,14 @@ mod login;
 mod pages;
 mod request;
 mod tenant;
+mod throttle;
 
 pub use client_ip::TrustedProxies;
 pub use endpoints::{HttpAuth, HttpAuthConfig, body_too_large};
 pub use login::{CSRF_COOKIE, CsrfKey, StaticUsers, UserDirectory};
 pub use request::{HeaderSource, HttpRequest};
 pub use tenant::TenantSource;
+pub use throttle::{Throttle, ThrottleConfig};
 
 use crate::{
     ApiKeyError, AuthError, Rejection, TenantId,
@@ -281,6 +283,20 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
             )
         }
     }
+}
+
+/// `429 Too Many Requests` with `Retry-After`: too many failed
+/// authentications from this IP or for this credential.
+pub fn too_many_requests_response(retry_after: std::time::Duration) -> HttpResponse {
+    let secs = retry_after.as_secs().max(1);
+    HttpResponse::json(
+        429,
+        &error_body(
+            "too_many_requests",
+            "too many failed authentications; retry later",
+        ),
+    )
+    .with_header("Retry-After", secs.to_string())
 }
 
 /// `503` with a JSON error: the store is down or failing. Never a `401`.

@@ -1,0 +1,255 @@
+//! Throttling of failed authentication.
+//!
+//! Every failed authentication (a refused API key or access token, a failed
+//! client authentication or grant at the token endpoint, a wrong password on
+//! the login form) counts against the client IP and against the credential
+//! it named (the presented key or token, the `client_id`, or the username).
+//! When either count reaches its limit within the window, requests from that
+//! IP, or naming that credential, get `429 Too Many Requests` with
+//! `Retry-After` until the window ends. Counters expire with their window,
+//! so nobody is locked out for longer than one window, and a legitimate
+//! caller from another IP is affected only while the credential it names is
+//! itself being hammered.
+//!
+//! State is per process (in memory, bounded); with several instances each
+//! counts on its own.
+
+use std::{
+    net::IpAddr,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+
+use dashmap::DashMap;
+use sha2::{Digest as _, Sha256};
+
+/// Limits for [`Throttle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThrottleConfig {
+    /// Failures allowed per client IP per window. Defaults to 30.
+    pub per_ip: u32,
+    /// Failures allowed per credential (presented key or token, client id,
+    /// username) per window. Defaults to 30.
+    pub per_credential: u32,
+    /// The window. Defaults to 60 seconds.
+    pub window: Duration,
+    /// The most counters kept; past it, expired ones are dropped first and
+    /// new ones are not tracked. Defaults to 100,000.
+    pub max_entries: usize,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            per_ip: 30,
+            per_credential: 30,
+            window: Duration::from_secs(60),
+            max_entries: 100_000,
+        }
+    }
+}
+
+impl ThrottleConfig {
+    /// Sets the per-IP and per-credential limits.
+    pub fn with_limits(mut self, per_ip: u32, per_credential: u32) -> Self {
+        self.per_ip = per_ip;
+        self.per_credential = per_credential;
+        self
+    }
+
+    /// Sets the window.
+    pub fn with_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+}
+
+/// What a counter counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Subject {
+    Ip(IpAddr),
+    /// A SHA-256 prefix of the credential's kind and value (never the value).
+    Credential([u8; 16]),
+}
+
+impl Subject {
+    pub(crate) fn credential(kind: &str, value: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(kind.as_bytes());
+        h.update([0]);
+        h.update(value.as_bytes());
+        let digest: [u8; 32] = h.finalize().into();
+        let mut prefix = [0u8; 16];
+        prefix.copy_from_slice(&digest[..16]);
+        Self::Credential(prefix)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    failures: u32,
+}
+
+/// Counts failed authentications and says when to refuse with 429.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    config: ThrottleConfig,
+    counters: DashMap<Subject, Window>,
+    inserts: AtomicUsize,
+}
+
+impl Throttle {
+    /// A throttle with these limits.
+    pub fn new(config: ThrottleConfig) -> Self {
+        Self {
+            config,
+            counters: DashMap::new(),
+            inserts: AtomicUsize::new(0),
+        }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &ThrottleConfig {
+        &self.config
+    }
+
+    fn limit(&self, subject: &Subject) -> u32 {
+        match subject {
+            Subject::Ip(_) => self.config.per_ip,
+            Subject::Credential(_) => self.config.per_credential,
+        }
+    }
+
+    /// If any of `subjects` is over its limit, how long until it is not.
+    pub(crate) fn blocked(&self, subjects: &[Subject], now: Instant) -> Option<Duration> {
+        subjects
+            .iter()
+            .filter_map(|s| {
+                let w = *self.counters.get(s)?;
+                let end = w.start + self.config.window;
+                (now < end && w.failures >= self.limit(s)).then(|| end - now)
+            })
+            .max()
+    }
+
+    /// Counts one failure against each of `subjects`.
+    pub(crate) fn record_failure(&self, subjects: &[Subject], now: Instant) {
+        for s in subjects {
+            if !self.counters.contains_key(s) && !self.room_for_one_more(now) {
+                continue;
+            }
+            let mut w = self.counters.entry(s.clone()).or_insert(Window {
+                start: now,
+                failures: 0,
+            });
+            if now >= w.start + self.config.window {
+                *w = Window {
+                    start: now,
+                    failures: 0,
+                };
+            }
+            w.failures = w.failures.saturating_add(1);
+        }
+    }
+
+    fn room_for_one_more(&self, now: Instant) -> bool {
+        if self.counters.len() < self.config.max_entries {
+            // Sweep expired counters now and then.
+            if self.inserts.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+                self.sweep(now);
+            }
+            return true;
+        }
+        self.sweep(now);
+        self.counters.len() < self.config.max_entries
+    }
+
+    fn sweep(&self, now: Instant) {
+        let window = self.config.window;
+        self.counters.retain(|_, w| now < w.start + window);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Subject {
+        Subject::Ip(s.parse().unwrap())
+    }
+
+    #[test]
+    fn blocks_after_the_limit_until_the_window_ends() {
+        let t = Throttle::new(
+            ThrottleConfig::default()
+                .with_limits(3, 5)
+                .with_window(Duration::from_secs(60)),
+        );
+        let now = Instant::now();
+        let a = [ip("192.0.2.1")];
+        for _ in 0..2 {
+            t.record_failure(&a, now);
+        }
+        assert_eq!(t.blocked(&a, now), None);
+        t.record_failure(&a, now);
+        assert_eq!(
+            t.blocked(&a, now + Duration::from_secs(10)),
+            Some(Duration::from_secs(50))
+        );
+        assert_eq!(
+            t.blocked(&[ip("192.0.2.2")], now),
+            None,
+            "another IP is not affected"
+        );
+        assert_eq!(
+            t.blocked(&a, now + Duration::from_secs(60)),
+            None,
+            "never for ever"
+        );
+        // A new window starts from zero.
+        t.record_failure(&a, now + Duration::from_secs(61));
+        assert_eq!(t.blocked(&a, now + Duration::from_secs(61)), None);
+    }
+
+    #[test]
+    fn credentials_are_counted_by_fingerprint() {
+        let t = Throttle::new(ThrottleConfig::default().with_limits(100, 2));
+        let now = Instant::now();
+        let key = Subject::credential("bearer", "pk_live_leaked");
+        t.record_failure(&[ip("192.0.2.1"), key.clone()], now);
+        t.record_failure(&[ip("192.0.2.2"), key.clone()], now);
+        assert!(
+            t.blocked(&[ip("192.0.2.3"), key], now).is_some(),
+            "the hammered credential is blocked from any IP"
+        );
+        assert!(
+            t.blocked(
+                &[
+                    ip("192.0.2.3"),
+                    Subject::credential("bearer", "pk_live_other")
+                ],
+                now
+            )
+            .is_none()
+        );
+        assert_ne!(
+            Subject::credential("client", "a"),
+            Subject::credential("user", "a")
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let t = Throttle::new(ThrottleConfig {
+            max_entries: 10,
+            ..ThrottleConfig::default()
+        });
+        let now = Instant::now();
+        for i in 0..50u8 {
+            t.record_failure(&[Subject::Ip(IpAddr::from([10, 0, 0, i]))], now);
+        }
+        assert!(t.counters.len() <= 10);
+    }
+}
