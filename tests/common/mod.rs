@@ -6,7 +6,12 @@
 
 use std::net::SocketAddr;
 
-use papyrus_auth::http::TrustedProxies;
+use std::collections::HashMap;
+
+use papyrus_auth::{http::TrustedProxies, oauth::CodeChallenge};
+
+/// The PKCE verifier of the black-box tests (RFC 7636 Appendix B).
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 #[path = "../../examples/server/app.rs"]
 pub mod axum_app;
@@ -180,5 +185,134 @@ impl Response {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+pub fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden field {name}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    unescape(&html[start..end])
+}
+
+pub fn location_params(location: &str) -> HashMap<String, String> {
+    let q = location.split_once('?').map_or("", |(_, q)| q);
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+impl Server {
+    pub fn authorize_query(&self, extra: &[(&str, &str)]) -> String {
+        let challenge = CodeChallenge::s256_of(VERIFIER);
+        let redirect = format!("{}/app/callback", self.base);
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", "demo-spa"),
+            ("redirect_uri", redirect.as_str()),
+            ("scope", "documents:read documents:write"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "s t&ate"),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(n, _)| n != k);
+            pairs.push((k, v));
+        }
+        form(&pairs)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        Response::read(self.http.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn post_form(&self, path: &str, body: &str, extra: &[(&str, &str)]) -> Response {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        Response::read(req.send().await.unwrap()).await
+    }
+
+    /// GET the consent page, then POST it as the browser would.
+    pub async fn consent(
+        &self,
+        query: &str,
+        decision: &str,
+        password: &str,
+        scopes: &[&str],
+    ) -> Response {
+        let page = self.get(&format!("/oauth/authorize?{query}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let cookie = page
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let request = hidden(&page.body, "request");
+        let csrf = hidden(&page.body, "csrf_token");
+        let mut pairs = vec![
+            ("request", request.as_str()),
+            ("csrf_token", csrf.as_str()),
+            ("username", "alice"),
+            ("password", password),
+            ("decision", decision),
+        ];
+        for s in scopes {
+            pairs.push(("scope", s));
+        }
+        self.post_form(
+            &format!("/oauth/authorize?{query}"),
+            &form(&pairs),
+            &[("Cookie", &cookie)],
+        )
+        .await
+    }
+
+    pub async fn tokens(&self) -> serde_json::Value {
+        let r = self
+            .consent(
+                &self.authorize_query(&[]),
+                "approve",
+                "wonderland",
+                &["documents:read", "documents:write"],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let p = location_params(r.header("location").unwrap());
+        let redirect = format!("{}/app/callback", self.base);
+        let body = form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("redirect_uri", &redirect),
+            ("client_id", "demo-spa"),
+            ("code_verifier", VERIFIER),
+        ]);
+        let t = self.post_form("/oauth/token", &body, &[]).await;
+        assert_eq!(t.status, 200, "{}", t.body);
+        t.json()
     }
 }
