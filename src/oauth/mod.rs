@@ -21,9 +21,11 @@
 //!   nothing. RFC 7009 §2.1 says such a request "is refused"; answering it
 //!   like an unknown token (§2.2) instead means the endpoint cannot be used
 //!   to learn whether a token exists — a deliberate choice.
-//! * A client may introspect only tokens issued to itself; a resource server
-//!   authenticated with an API key holding the introspection scope may
-//!   introspect any token of its tenant (RFC 7662 §4).
+//! * Introspection (RFC 7662) is for resource servers: a confidential client
+//!   of the tenant, or an API key holding the introspection scope, may
+//!   introspect any token of its own tenant; public clients may not, and a
+//!   token of another tenant is always inactive. Register only resource
+//!   servers you trust as confidential clients (RFC 7662 §4).
 
 mod authorize;
 mod client;
