@@ -97,6 +97,9 @@ mod scope;
 mod secret;
 mod store;
 mod tenant;
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub mod testkit;
 
 pub use api_key::{
     ApiKeyConfig, ApiKeyError, ApiKeyInfo, ApiKeyRecord, ApiKeyStatus, ApiKeyStore, ApiKeys,
@@ -115,8 +118,16 @@ pub use principal::{AuthError, AuthMethod, Principal, Rejection};
 pub use scope::{InvalidScope, MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeSet};
 pub use secret::{
     AccessToken, ApiKeySecret, AuthorizationCode, ClientSecret, Digest, DigestHasher,
-    DigestHasherBuilder, DigestVersion, Pepper,
-    PkceVerifier, RefreshToken, SecretHasher,
+    DigestHasherBuilder, DigestVersion, Pepper, PkceVerifier, RefreshToken, SecretHasher,
 };
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use store::SqliteStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use store::StoreOptions;
 pub use store::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore};
 pub use tenant::{InvalidTenantId, MAX_TENANT_LEN, TenantId};

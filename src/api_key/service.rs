@@ -261,7 +261,11 @@ enum FollowUp {
         stale_before: OffsetDateTime,
     },
     /// Audit a refusal of a known key.
-    Rejected { key: KeyId, tenant: TenantId, reason: Rejection },
+    Rejected {
+        key: KeyId,
+        tenant: TenantId,
+        reason: Rejection,
+    },
 }
 
 /// The API key service.
@@ -617,12 +621,17 @@ impl ApiKeys {
     ) -> (Result<Principal, Rejection>, Option<FollowUp>) {
         let outcome = verify(record, digest, tenant, client_ip, required, now);
         let follow_up = match &outcome {
-            Ok(_) => super::last_used_write_due(record, now, self.config.last_used_window).map(|stale_before| FollowUp::Touch {
-                key: record.id.clone(),
-                tenant: record.tenant.clone(),
-                stale_before,
-            }),
-            Err(reason) if *reason != Rejection::Unknown && self.rejection_audit_due(&record.id, reason, now) => {
+            Ok(_) => super::last_used_write_due(record, now, self.config.last_used_window).map(
+                |stale_before| FollowUp::Touch {
+                    key: record.id.clone(),
+                    tenant: record.tenant.clone(),
+                    stale_before,
+                },
+            ),
+            Err(reason)
+                if *reason != Rejection::Unknown
+                    && self.rejection_audit_due(&record.id, reason, now) =>
+            {
                 Some(FollowUp::Rejected {
                     key: record.id.clone(),
                     tenant: record.tenant.clone(),
@@ -634,18 +643,39 @@ impl ApiKeys {
         (outcome, follow_up)
     }
 
-    async fn follow_up(&self, follow_up: FollowUp, client_ip: Option<IpAddr>, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn follow_up(
+        &self,
+        follow_up: FollowUp,
+        client_ip: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let (key, tenant, kind) = match follow_up {
-            FollowUp::Touch { key, tenant, stale_before } => {
-                if !self.store.touch_last_used(&key, now, client_ip, stale_before).await? {
+            FollowUp::Touch {
+                key,
+                tenant,
+                stale_before,
+            } => {
+                if !self
+                    .store
+                    .touch_last_used(&key, now, client_ip, stale_before)
+                    .await?
+                {
                     return Ok(());
                 }
                 (key, tenant, AuditEventKind::KeyUsed)
             }
-            FollowUp::Rejected { key, tenant, reason } => (key, tenant, AuditEventKind::KeyRejected { reason }),
+            FollowUp::Rejected {
+                key,
+                tenant,
+                reason,
+            } => (key, tenant, AuditEventKind::KeyRejected { reason }),
         };
-        let actor = Actor::ApiKey { key_id: key.clone() };
-        let event = AuditEvent::new(now, tenant, actor, kind).with_key(key).with_ip(client_ip);
+        let actor = Actor::ApiKey {
+            key_id: key.clone(),
+        };
+        let event = AuditEvent::new(now, tenant, actor, kind)
+            .with_key(key)
+            .with_ip(client_ip);
         crate::audit::record_committed(&*self.audit, event).await;
         Ok(())
     }

@@ -10,7 +10,8 @@ use dashmap::DashMap;
 use time::OffsetDateTime;
 
 use crate::{
-    ApiKeyRecord, ApiKeyStore, Digest, DigestHasherBuilder, KeyId, RevokeOutcome, RotateOutcome, StoreError, TenantId,
+    ApiKeyRecord, ApiKeyStore, Digest, DigestHasherBuilder, KeyId, RevokeOutcome, RotateOutcome,
+    StoreError, TenantId,
     oauth::{
         AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientStore, ConsumeCode, FamilyId,
         GrantStore, InsertTokens, NewTokens, OAuthClient, RefreshTokenRecord, RotateRefresh,

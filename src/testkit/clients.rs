@@ -1,0 +1,110 @@
+//! Conformance of [`ClientStore`] implementations.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use super::fixtures::{at, client_id, conflict, digest, ok, scopes, tenant};
+use crate::{
+    TenantId,
+    oauth::{ClientKind, ClientStore, OAuthClient},
+};
+
+/// Checks a [`ClientStore`]: round trips of every field, duplicate ids
+/// (in any tenant) and tenant isolation.
+///
+/// # Panics
+///
+/// At the first violation, naming the method and the rule.
+pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
+    let store = &*store;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let confidential = OAuthClient {
+        kind: ClientKind::Confidential,
+        secret_digest: Some(digest()),
+        redirect_uris: vec![
+            "https://backend.example.com/cb?a=1&b=%20".to_owned(),
+            "http://127.0.0.1/native".to_owned(),
+        ],
+        default_scopes: scopes("documents:read"),
+        access_token_ttl: Some(Duration::minutes(15)),
+        refresh_token_ttl: Some(Duration::days(30)),
+        created_at: at(1),
+        ..public(&a)
+    };
+    let spa = public(&a);
+    let other = public(&b);
+    for c in [&confidential, &spa, &other] {
+        ok("ClientStore::insert", store.insert(c).await);
+    }
+    for c in [&confidential, &spa, &other] {
+        assert_eq!(
+            ok("ClientStore::get", store.get(&c.tenant, &c.id).await).as_ref(),
+            Some(c),
+            "store conformance: ClientStore::get must return the client as inserted, every field"
+        );
+    }
+    assert_eq!(
+        ok("ClientStore::get", store.get(&b, &spa.id).await),
+        None,
+        "store conformance: ClientStore::get must not return another tenant's client"
+    );
+    assert_eq!(
+        ok("ClientStore::get", store.get(&a, &client_id()).await),
+        None,
+        "store conformance: ClientStore::get of an unknown id must be None"
+    );
+    let mut listed = ok("ClientStore::list", store.list(&a).await);
+    listed.sort_by(|x, y| x.id.cmp(&y.id));
+    let mut expected = vec![confidential.clone(), spa.clone()];
+    expected.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(
+        listed, expected,
+        "store conformance: ClientStore::list must return exactly the tenant's clients"
+    );
+    assert_eq!(
+        ok("ClientStore::list", store.list(&b).await),
+        vec![other.clone()]
+    );
+    assert!(ok("ClientStore::list", store.list(&tenant("empty")).await).is_empty());
+
+    conflict(
+        "ClientStore::insert of an existing id",
+        store.insert(&spa).await,
+    );
+    let elsewhere = OAuthClient {
+        tenant: b.clone(),
+        name: "Impostor".to_owned(),
+        ..spa.clone()
+    };
+    conflict(
+        "ClientStore::insert of an existing id in another tenant",
+        store.insert(&elsewhere).await,
+    );
+    assert_eq!(
+        ok("ClientStore::get", store.get(&b, &spa.id).await),
+        None,
+        "store conformance: a refused ClientStore::insert must store nothing"
+    );
+    assert_eq!(
+        ok("ClientStore::get", store.get(&a, &spa.id).await).as_ref(),
+        Some(&spa)
+    );
+}
+
+/// A public client with no secret and the server's default lifetimes.
+fn public(tenant: &TenantId) -> OAuthClient {
+    OAuthClient {
+        id: client_id(),
+        tenant: tenant.clone(),
+        name: "Portal «SPA»".to_owned(),
+        kind: ClientKind::Public,
+        secret_digest: None,
+        redirect_uris: vec!["https://app.example.com/callback".to_owned()],
+        allowed_scopes: scopes("documents:read documents:write"),
+        default_scopes: scopes(""),
+        access_token_ttl: None,
+        refresh_token_ttl: None,
+        created_at: at(0),
+    }
+}
