@@ -177,6 +177,7 @@ async fn browser_oauth_login_and_admin_key_lifecycle() {
     let demo = Demo::start(DemoConfig {
         base_url: base_url.clone(),
         trusted_proxies: TrustedProxies::none(),
+        database_url: None,
     })
     .await
     .unwrap();

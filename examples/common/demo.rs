@@ -8,11 +8,49 @@ use std::{error::Error, sync::Arc};
 
 use dashmap::DashMap;
 use papyrus_auth::{
-    Actor, ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
-    MemoryGrantStore, NewApiKey, Principal, Tee, TenantId, TracingAuditSink,
+    Actor, ApiKeyStore, ApiKeys, AuditLog, Authenticator, MemoryApiKeyStore, MemoryAuditLog,
+    MemoryClientStore, MemoryGrantStore, NewApiKey, PostgresStore, Principal, SqliteStore, Tee,
+    TenantId, TracingAuditSink,
     http::{HttpAuth, HttpAuthConfig, HttpResponse, StaticUsers, TenantSource, TrustedProxies},
-    oauth::{AuthorizationServer, AuthorizationServerConfig, ClientId, ClientKind, NewClient},
+    oauth::{
+        AuthorizationServer, AuthorizationServerConfig, ClientError, ClientId, ClientKind,
+        ClientStore, GrantStore, NewClient,
+    },
 };
+
+/// The four stores the demo runs on.
+type Stores = (
+    Arc<dyn ApiKeyStore>,
+    Arc<dyn ClientStore>,
+    Arc<dyn GrantStore>,
+    Arc<dyn AuditLog>,
+);
+
+/// Opens the stores named by `url` (memory when `None`).
+async fn open_stores(url: Option<&str>) -> Result<Stores, Box<dyn Error + Send + Sync>> {
+    Ok(match url {
+        None => (
+            Arc::new(MemoryApiKeyStore::new()),
+            Arc::new(MemoryClientStore::new()),
+            Arc::new(MemoryGrantStore::new()),
+            Arc::new(MemoryAuditLog::new()),
+        ),
+        Some(url) if url.starts_with("sqlite:") => {
+            let s = Arc::new(SqliteStore::connect(url).await?);
+            (s.clone(), s.clone(), s.clone(), s)
+        }
+        Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+            let s = Arc::new(PostgresStore::connect(url).await?);
+            (s.clone(), s.clone(), s.clone(), s)
+        }
+        Some(other) => {
+            return Err(format!(
+                "PAPYRUS_DATABASE_URL must be sqlite://… or postgres://…, not {other:?}"
+            )
+            .into());
+        }
+    })
+}
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -22,6 +60,8 @@ pub const TENANT: &str = "acme";
 pub const SPA_CLIENT_ID: &str = "demo-spa";
 /// The demo user of the login page.
 pub const DEMO_USER: (&str, &str) = ("alice", "wonderland");
+/// The name of the admin key made at first start.
+pub const BOOTSTRAP_KEY_NAME: &str = "bootstrap admin";
 /// Scopes the admin key holds.
 pub const ADMIN_SCOPES: &str = "keys:admin tokens:introspect documents:read documents:write";
 
@@ -32,6 +72,8 @@ pub struct DemoConfig {
     pub base_url: String,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// `sqlite://…` or `postgres://…`; `None` keeps everything in memory.
+    pub database_url: Option<String>,
 }
 
 /// A document of the demo resource.
@@ -54,7 +96,7 @@ struct NewDocument {
 pub struct Demo {
     pub auth: HttpAuth,
     pub documents: Arc<DashMap<TenantId, Vec<Document>>>,
-    /// The admin key created at first start (shown once).
+    /// The admin key created at first start (shown once; `None` on a restart).
     pub admin_key: Option<String>,
     pub config: DemoConfig,
 }
@@ -63,15 +105,12 @@ impl Demo {
     /// Builds the stores and services, and bootstraps tenant `acme`.
     pub async fn start(config: DemoConfig) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let tenant: TenantId = TENANT.parse()?;
-        let audit = Arc::new(MemoryAuditLog::new());
+        let (key_store, client_store, grant_store, audit) =
+            open_stores(config.database_url.as_deref()).await?;
         let sink = Arc::new(Tee(audit.clone(), TracingAuditSink));
-        let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), sink.clone());
-        let oauth = AuthorizationServer::new(
-            Arc::new(MemoryClientStore::new()),
-            Arc::new(MemoryGrantStore::new()),
-            sink,
-        )
-        .with_config(AuthorizationServerConfig::default().with_issuer(config.base_url.clone()));
+        let keys = ApiKeys::new(key_store, sink.clone());
+        let oauth = AuthorizationServer::new(client_store, grant_store, sink)
+            .with_config(AuthorizationServerConfig::default().with_issuer(config.base_url.clone()));
         let users = StaticUsers::new().with_user(&tenant, DEMO_USER.0, DEMO_USER.1, "user_alice");
         let http_config = HttpAuthConfig::default()
             .with_api_tenant(TenantSource::Header)
@@ -90,32 +129,46 @@ impl Demo {
             http_config,
         );
 
-        // First start: an admin key, printed once, and the SPA's client.
-        let admin = keys
-            .create(
-                &tenant,
-                NewApiKey::new("bootstrap admin", ADMIN_SCOPES.parse()?),
-                &Actor::System,
-            )
-            .await?;
-        oauth
-            .register_client(
-                &tenant,
-                NewClient::new(
-                    "Papyrus demo app",
-                    ClientKind::Public,
-                    format!("{}/app/callback", config.base_url),
-                    "documents:read documents:write".parse()?,
+        // First start only: an admin key, printed once, and the SPA's client.
+        // A restart on the same database finds them and creates nothing.
+        let bootstrapped = keys
+            .list(&tenant)
+            .await?
+            .iter()
+            .any(|k| k.name == BOOTSTRAP_KEY_NAME);
+        let admin_key = if bootstrapped {
+            None
+        } else {
+            let admin = keys
+                .create(
+                    &tenant,
+                    NewApiKey::new(BOOTSTRAP_KEY_NAME, ADMIN_SCOPES.parse()?),
+                    &Actor::System,
                 )
-                .with_client_id(ClientId::parse(SPA_CLIENT_ID)?)
-                .with_default_scopes("documents:read".parse()?),
-                &Actor::System,
-            )
-            .await?;
+                .await?;
+            Some(admin.key.expose_secret().to_owned())
+        };
+        let spa = ClientId::parse(SPA_CLIENT_ID)?;
+        if let Err(ClientError::NotFound) = oauth.get_client(&tenant, &spa).await {
+            oauth
+                .register_client(
+                    &tenant,
+                    NewClient::new(
+                        "Papyrus demo app",
+                        ClientKind::Public,
+                        format!("{}/app/callback", config.base_url),
+                        "documents:read documents:write".parse()?,
+                    )
+                    .with_client_id(spa)
+                    .with_default_scopes("documents:read".parse()?),
+                    &Actor::System,
+                )
+                .await?;
+        }
         Ok(Self {
             auth,
             documents: Arc::new(DashMap::new()),
-            admin_key: Some(admin.key.expose_secret().to_owned()),
+            admin_key,
             config,
         })
     }

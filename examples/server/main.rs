@@ -30,19 +30,29 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         }
         Err(_) => TrustedProxies::none(),
     };
+    // The embedded default: a SQLite file in the working directory.
+    let database_url =
+        std::env::var("PAPYRUS_DATABASE_URL").unwrap_or_else(|_| "sqlite://papyrus-auth.db".into());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
     let demo = Demo::start(DemoConfig {
         base_url: base_url.clone(),
         trusted_proxies: proxies,
+        database_url: Some(database_url.clone()),
     })
     .await?;
 
     println!("papyrus-auth example server on {base_url}");
-    if let Some(key) = &demo.admin_key {
-        println!("  admin API key for tenant {TENANT} (shown once; scopes: {ADMIN_SCOPES}):");
-        println!("    {key}");
+    println!("  store: {}", redact_url(&database_url));
+    match &demo.admin_key {
+        Some(key) => {
+            println!("  admin API key for tenant {TENANT} (shown once; scopes: {ADMIN_SCOPES}):");
+            println!("    {key}");
+        }
+        None => println!(
+            "  the admin API key was printed at first start (delete the database to start over)"
+        ),
     }
     println!(
         "  demo user for the login page: {} / {}",
@@ -79,4 +89,16 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     })
     .await?;
     Ok(())
+}
+
+/// The database URL without its password, for the start-up banner.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }

@@ -28,6 +28,18 @@ pub enum Framework {
     Actix,
 }
 
+/// Skips a test that needs an outside service: prints the reason straight to
+/// stderr (past the test harness's capture) and returns `true`; panics
+/// instead when `PAPYRUS_TEST_REQUIRE_ALL=1`.
+pub fn skip(what: &str, reason: &str) -> bool {
+    if std::env::var("PAPYRUS_TEST_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!("{what} required (PAPYRUS_TEST_REQUIRE_ALL=1) but {reason}");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {reason}");
+    true
+}
+
 /// Every framework this build can serve with.
 pub fn frameworks() -> Vec<Framework> {
     #[allow(unused_mut)]
@@ -68,6 +80,7 @@ pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
             let demo = axum_app::demo::Demo::start(axum_app::demo::DemoConfig {
                 base_url: base.clone(),
                 trusted_proxies: proxies,
+                database_url: None,
             })
             .await
             .unwrap();
@@ -95,6 +108,7 @@ pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
             let demo = actix_app::demo::Demo::start(actix_app::demo::DemoConfig {
                 base_url: base.clone(),
                 trusted_proxies: proxies,
+                database_url: None,
             })
             .await
             .unwrap();
@@ -115,6 +129,20 @@ pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
 }
 
 impl Server {
+    /// A server running elsewhere (another process), reached at `base`.
+    pub fn external(framework: Framework, base: String, admin_key: String) -> Self {
+        Self {
+            framework,
+            base,
+            admin_key,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            stop: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
