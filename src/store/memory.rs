@@ -27,7 +27,7 @@ use crate::{
 /// process exits.
 #[derive(Debug, Default)]
 pub struct MemoryApiKeyStore {
-    by_digest: DashMap<Digest, ApiKeyRecord, DigestHasherBuilder>,
+    by_digest: DashMap<Digest, Box<ApiKeyRecord>, DigestHasherBuilder>,
     digest_by_id: DashMap<KeyId, Digest>,
     writer: Mutex<()>,
 }
@@ -78,7 +78,8 @@ impl MemoryApiKeyStore {
                 "an API key with this id or digest exists",
             ));
         }
-        self.by_digest.insert(record.digest, record.clone());
+        self.by_digest
+            .insert(record.digest, Box::new(record.clone()));
         self.digest_by_id.insert(record.id.clone(), record.digest);
         Ok(())
     }
@@ -92,7 +93,7 @@ impl ApiKeyStore for MemoryApiKeyStore {
     }
 
     async fn find_by_digest(&self, digest: &Digest) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(self.by_digest.get(digest).map(|r| r.clone()))
+        Ok(self.by_digest.get(digest).map(|r| ApiKeyRecord::clone(&r)))
     }
 
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -104,7 +105,7 @@ impl ApiKeyStore for MemoryApiKeyStore {
             .by_digest
             .iter()
             .filter(|r| r.tenant == *tenant)
-            .map(|r| r.clone())
+            .map(|r| ApiKeyRecord::clone(&r))
             .collect())
     }
 
@@ -179,7 +180,7 @@ impl ApiKeyStore for MemoryApiKeyStore {
 /// An in-memory [`ClientStore`].
 #[derive(Debug, Default)]
 pub struct MemoryClientStore {
-    clients: DashMap<ClientId, OAuthClient>,
+    clients: DashMap<ClientId, Box<OAuthClient>>,
 }
 
 impl MemoryClientStore {
@@ -197,7 +198,7 @@ impl ClientStore for MemoryClientStore {
                 Err(StoreError::conflict("a client with this id exists"))
             }
             dashmap::Entry::Vacant(v) => {
-                v.insert(client.clone());
+                v.insert(Box::new(client.clone()));
                 Ok(())
             }
         }
@@ -212,7 +213,7 @@ impl ClientStore for MemoryClientStore {
             .clients
             .get(id)
             .filter(|c| c.tenant == *tenant)
-            .map(|c| c.clone()))
+            .map(|c| OAuthClient::clone(&c)))
     }
 
     async fn list(&self, tenant: &TenantId) -> Result<Vec<OAuthClient>, StoreError> {
@@ -220,7 +221,7 @@ impl ClientStore for MemoryClientStore {
             .clients
             .iter()
             .filter(|c| c.tenant == *tenant)
-            .map(|c| c.clone())
+            .map(|c| OAuthClient::clone(&c))
             .collect())
     }
 }
@@ -244,9 +245,9 @@ struct Family {
 /// other.
 #[derive(Debug, Default)]
 pub struct MemoryGrantStore {
-    codes: DashMap<Digest, AuthorizationCodeRecord, DigestHasherBuilder>,
-    access: DashMap<Digest, AccessTokenRecord, DigestHasherBuilder>,
-    refresh: DashMap<Digest, RefreshTokenRecord, DigestHasherBuilder>,
+    codes: DashMap<Digest, Box<AuthorizationCodeRecord>, DigestHasherBuilder>,
+    access: DashMap<Digest, Box<AccessTokenRecord>, DigestHasherBuilder>,
+    refresh: DashMap<Digest, Box<RefreshTokenRecord>, DigestHasherBuilder>,
     families: DashMap<FamilyId, Family>,
 }
 
@@ -264,10 +265,10 @@ impl MemoryGrantStore {
     /// Stores tokens into `family`, whose entry lock the caller holds.
     fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
         self.access
-            .insert(tokens.access.digest, tokens.access.clone());
+            .insert(tokens.access.digest, Box::new(tokens.access.clone()));
         family.access.push(tokens.access.digest);
         if let Some(r) = tokens.refresh {
-            self.refresh.insert(r.digest, r.clone());
+            self.refresh.insert(r.digest, Box::new(r.clone()));
             family.refresh.push(r.digest);
         }
     }
@@ -281,7 +282,7 @@ impl GrantStore for MemoryGrantStore {
                 "an authorization code with this digest exists",
             )),
             dashmap::Entry::Vacant(v) => {
-                v.insert(code.clone());
+                v.insert(Box::new(code.clone()));
                 Ok(())
             }
         }
@@ -291,7 +292,10 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
-        Ok(self.codes.get(digest).map(|c| c.clone()))
+        Ok(self
+            .codes
+            .get(digest)
+            .map(|c| AuthorizationCodeRecord::clone(&c)))
     }
 
     async fn consume_code(
@@ -313,14 +317,14 @@ impl GrantStore for MemoryGrantStore {
                 return Ok(ConsumeCode::Unknown);
             };
             if code.consumed_at.is_some() {
-                return Ok(ConsumeCode::AlreadyConsumed(Box::new(code.clone())));
+                return Ok(ConsumeCode::AlreadyConsumed(code.clone()));
             }
             let before = code.clone();
             code.consumed_at = Some(at);
             before
         };
         self.insert_into(&mut family, tokens);
-        Ok(ConsumeCode::Consumed(Box::new(before)))
+        Ok(ConsumeCode::Consumed(before))
     }
 
     async fn insert_tokens(&self, tokens: NewTokens<'_>) -> Result<InsertTokens, StoreError> {
@@ -339,14 +343,20 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
-        Ok(self.access.get(digest).map(|t| t.clone()))
+        Ok(self
+            .access
+            .get(digest)
+            .map(|t| AccessTokenRecord::clone(&t)))
     }
 
     async fn find_refresh_token(
         &self,
         digest: &Digest,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        Ok(self.refresh.get(digest).map(|t| t.clone()))
+        Ok(self
+            .refresh
+            .get(digest)
+            .map(|t| RefreshTokenRecord::clone(&t)))
     }
 
     async fn rotate_refresh(
@@ -372,14 +382,14 @@ impl GrantStore for MemoryGrantStore {
                 return Ok(RotateRefresh::Revoked);
             }
             if token.rotated_at.is_some() {
-                return Ok(RotateRefresh::AlreadyRotated(Box::new(token.clone())));
+                return Ok(RotateRefresh::AlreadyRotated(token.clone()));
             }
             let before = token.clone();
             token.rotated_at = Some(at);
             before
         };
         self.insert_into(&mut family, new);
-        Ok(RotateRefresh::Rotated(Box::new(before)))
+        Ok(RotateRefresh::Rotated(before))
     }
 
     async fn revoke_family(
