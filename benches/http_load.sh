@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# HTTP load test: a hello-world GET on axum and actix-web, without auth, with
+# a static bearer compare, and behind papyrus-auth's layers (API key, OAuth
+# access token), all served by one process (benches/peers, bin http_bench)
+# and loaded in turn by wrk from a second process, on 127.0.0.1 only.
+#
+#   benches/http_load.sh [SECONDS]      # seconds per variant, default 10
+#
+# Environment: BASE_PORT (default 18101), WRK_THREADS (2), WRK_CONNECTIONS (32),
+# WARMUP (seconds of unrecorded load before each variant, default 2),
+# ROUNDS (default 1: with more, the variants are run round-robin that many
+# times and the median requests/s of each is reported),
+# NO_BUILD=1 (use the http_bench binary already in benches/peers/target/release).
+set -euo pipefail
+
+SECONDS_PER_RUN="${1:-10}"
+BASE_PORT="${BASE_PORT:-18101}"
+WRK_THREADS="${WRK_THREADS:-2}"
+WRK_CONNECTIONS="${WRK_CONNECTIONS:-32}"
+WARMUP="${WARMUP:-2}"
+ROUNDS="${ROUNDS:-1}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PEERS="$HERE/peers"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "installing wrk (apt-get)…" >&2
+    if ! apt-get install -y wrk >/dev/null 2>&1; then
+        apt-get update >/dev/null
+        apt-get install -y wrk >/dev/null
+    fi
+fi
+
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    echo "building http_bench (release)…" >&2
+    (cd "$PEERS" && cargo build --release --locked --bin http_bench)
+fi
+
+LOG="$(mktemp)"
+"$PEERS/target/release/http_bench" "$BASE_PORT" >"$LOG" 2>&1 &
+SERVER=$!
+cleanup() {
+    kill "$SERVER" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER" 2>/dev/null || true
+    wait "$SERVER" 2>/dev/null || true
+    rm -f "$LOG"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 300); do
+    grep -q '^READY$' "$LOG" && break
+    if ! kill -0 "$SERVER" 2>/dev/null; then
+        echo "http_bench exited:" >&2
+        cat "$LOG" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+grep -q '^READY$' "$LOG" || { echo "http_bench not ready after 30 s" >&2; cat "$LOG" >&2; exit 1; }
+
+API_KEY="$(sed -n 's/^API_KEY=//p' "$LOG")"
+OAUTH_TOKEN="$(sed -n 's/^OAUTH_TOKEN=//p' "$LOG")"
+
+# name|port|token ("" = no Authorization header)
+VARIANTS=(
+    "axum/no-auth|$((BASE_PORT + 0))|"
+    "axum/static-bearer|$((BASE_PORT + 1))|static-token"
+    "axum/papyrus-api-key|$((BASE_PORT + 2))|$API_KEY"
+    "axum/papyrus-oauth|$((BASE_PORT + 3))|$OAUTH_TOKEN"
+    "actix/no-auth|$((BASE_PORT + 4))|"
+    "actix/static-bearer|$((BASE_PORT + 6))|static-token"
+    "actix/papyrus-api-key|$((BASE_PORT + 5))|$API_KEY"
+    "actix/papyrus-oauth|$((BASE_PORT + 7))|$OAUTH_TOKEN"
+)
+
+headers() { # token
+    local args=(-H "X-Tenant-Id: acme")
+    [ -n "$1" ] && args+=(-H "Authorization: Bearer $1")
+    printf '%s\0' "${args[@]}"
+}
+
+# Every variant must answer 200 with its credentials (and the protected ones
+# 401 without), or wrk would count refusals as throughput.
+for v in "${VARIANTS[@]}"; do
+    IFS='|' read -r name port token <<<"$v"
+    mapfile -d '' H < <(headers "$token")
+    code="$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "http://127.0.0.1:$port/")"
+    [ "$code" = 200 ] || { echo "$name: HTTP $code with credentials" >&2; exit 1; }
+    if [ -n "$token" ]; then
+        code="$(curl -s -o /dev/null -w '%{http_code}' -H "X-Tenant-Id: acme" "http://127.0.0.1:$port/")"
+        [ "$code" = 401 ] || { echo "$name: HTTP $code without credentials (want 401)" >&2; exit 1; }
+    fi
+done
+
+declare -A RPS ALL
+for round in $(seq 1 "$ROUNDS"); do
+    for v in "${VARIANTS[@]}"; do
+        IFS='|' read -r name port token <<<"$v"
+        mapfile -d '' H < <(headers "$token")
+        url="http://127.0.0.1:$port/"
+        if [ "$WARMUP" -gt 0 ]; then
+            wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" "${H[@]}" "$url" >/dev/null
+        fi
+        out="$(wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${H[@]}" "$url")"
+        if grep -q 'Non-2xx' <<<"$out"; then
+            echo "$name: wrk saw non-2xx responses:" >&2
+            echo "$out" >&2
+            exit 1
+        fi
+        rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+        ALL[$name]="${ALL[$name]:-} $rps"
+        echo "round $round/$ROUNDS $name: $rps req/s" >&2
+    done
+done
+for v in "${VARIANTS[@]}"; do
+    IFS='|' read -r name _ _ <<<"$v"
+    RPS[$name]="$(tr ' ' '\n' <<<"${ALL[$name]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+meets() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "yes" : "NO" }'; }
+
+echo
+echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SECONDS_PER_RUN}s, median of $ROUNDS round(s), 127.0.0.1, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-24s %12s %10s %16s %s\n' variant 'requests/s' 'vs no-auth' 'vs static bearer' 'target (>=0.90 / >=0.95)'
+for v in "${VARIANTS[@]}"; do
+    IFS='|' read -r name _ _ <<<"$v"
+    fw="${name%%/*}"
+    rps="${RPS[$name]}"
+    vs_none="$(ratio "$rps" "${RPS[$fw/no-auth]}")"
+    vs_static="-"
+    target=""
+    case "$name" in
+        */papyrus-*)
+            vs_static="$(ratio "$rps" "${RPS[$fw/static-bearer]}")"
+            target="$(meets "$vs_none" 0.90) / $(meets "$vs_static" 0.95)"
+            ;;
+    esac
+    printf '%-24s %12.0f %10s %16s %s\n' "$name" "$rps" "$vs_none" "$vs_static" "$target"
+done

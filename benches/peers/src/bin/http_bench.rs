@@ -1,0 +1,230 @@
+//! The servers of the HTTP load test (`benches/http_load.sh`): a
+//! "hello world" `GET /` on 127.0.0.1, one port per variant:
+//!
+//! | port (base +) | variant |
+//! | --- | --- |
+//! | 0 | axum, no auth |
+//! | 1 | axum + tower-http `ValidateRequestHeaderLayer::bearer("static-token")` |
+//! | 2 | axum + papyrus `AuthLayer`, API key |
+//! | 3 | axum + papyrus `AuthLayer`, OAuth access token |
+//! | 4 | actix-web, no auth |
+//! | 5 | actix-web + papyrus `AuthMiddleware`, API key |
+//! | 6 | actix-web + a hand-written static bearer compare (`middleware::from_fn`) |
+//! | 7 | actix-web + papyrus `AuthMiddleware`, OAuth access token |
+//!
+//! `http_bench [BASE_PORT]` (default 18101). Prints `API_KEY=…`,
+//! `OAUTH_TOKEN=…`, one `PORT <port> <variant>` line per server, then
+//! `READY`; serves until killed. Requests to the papyrus variants carry
+//! `Authorization: Bearer <secret>` and `X-Tenant-Id: acme`.
+
+#![allow(clippy::expect_used)] // A benchmark whose set-up fails should stop at once.
+
+use std::{io::Write, net::SocketAddr, sync::Arc, thread};
+
+use actix_web::{
+    App, HttpServer,
+    body::BoxBody,
+    dev::{ServiceRequest, ServiceResponse},
+    middleware::{Next, from_fn},
+};
+use axum::{Router, routing::get};
+use papyrus_auth::{
+    Actor, ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, NewApiKey, TenantId,
+    TracingAuditSink,
+    http::{HttpAuth, HttpAuthConfig, StaticUsers, TenantSource},
+    oauth::AuthorizationServer,
+};
+use papyrus_auth_peers::{PapyrusOAuth, block_on};
+use tower_http::validate_request::ValidateRequestHeaderLayer;
+
+const STATIC_TOKEN: &str = "static-token";
+/// Server threads of each framework (the machine has 2 cores, shared with
+/// the load generator).
+const WORKERS: usize = 2;
+
+async fn hello() -> &'static str {
+    "Hello, world!"
+}
+
+async fn actix_hello() -> &'static str {
+    "Hello, world!"
+}
+
+/// The thinnest actix-web bearer check: one static string compare.
+async fn actix_static_bearer(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let ok = req
+        .headers()
+        .get("authorization")
+        .is_some_and(|v| v.as_bytes() == b"Bearer static-token");
+    if ok {
+        next.call(req).await
+    } else {
+        Ok(req.into_response(actix_web::HttpResponse::Unauthorized().finish()))
+    }
+}
+
+/// The papyrus HTTP layer as `examples/common/demo.rs` builds it (tenant
+/// `acme` from the `X-Tenant-Id` header), an API key and an access token.
+fn papyrus() -> (HttpAuth, String, String) {
+    let tenant: TenantId = "acme".parse().expect("tenant");
+    let sink = Arc::new(TracingAuditSink);
+    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), sink.clone());
+    let oauth = AuthorizationServer::new(
+        Arc::new(papyrus_auth::MemoryClientStore::new()),
+        Arc::new(papyrus_auth::MemoryGrantStore::new()),
+        sink,
+    );
+    let users = StaticUsers::new().with_user(&tenant, "alice", "wonderland", "user_alice");
+    let config = HttpAuthConfig::default()
+        .with_api_tenant(TenantSource::Header)
+        .with_oauth_tenant(TenantSource::Header)
+        .with_secure_cookies(false);
+    let auth = HttpAuth::new(
+        Authenticator::new(keys.clone()),
+        oauth.clone(),
+        Arc::new(MemoryAuditLog::new()),
+        Arc::new(users),
+        config,
+    );
+    let key = block_on(keys.create(
+        &tenant,
+        NewApiKey::new(
+            "http bench",
+            "documents:read documents:write analytics:read"
+                .parse()
+                .expect("scopes"),
+        ),
+        &Actor::System,
+    ))
+    .expect("api key")
+    .key
+    .expose_secret()
+    .to_owned();
+    let token = PapyrusOAuth::with_server(oauth, tenant)
+        .issue_and_exchange()
+        .access_token
+        .expose_secret()
+        .to_owned();
+    (auth, key, token)
+}
+
+fn main() {
+    let base: u16 = std::env::args()
+        .nth(1)
+        .map(|p| p.parse().expect("BASE_PORT must be a port number"))
+        .unwrap_or(18101);
+    let (auth, key, token) = papyrus();
+    println!("API_KEY={key}");
+    println!("OAUTH_TOKEN={token}");
+
+    // actix-web: its own system (one single-threaded runtime per worker).
+    // Signals disabled: SIGTERM must end the whole process (the axum side
+    // too), not start a graceful shutdown of the actix servers only.
+    let actix_auth = auth.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let a = actix_auth.clone();
+            let b = actix_auth.clone();
+            let servers = [
+                HttpServer::new(|| App::new().route("/", actix_web::web::get().to(actix_hello)))
+                    .workers(WORKERS)
+                    .disable_signals()
+                    .bind(("127.0.0.1", base + 4))
+                    .expect("bind")
+                    .run(),
+                HttpServer::new(move || {
+                    App::new()
+                        .wrap(papyrus_auth::actix::AuthMiddleware::new(a.clone()))
+                        .route("/", actix_web::web::get().to(actix_hello))
+                })
+                .workers(WORKERS)
+                .disable_signals()
+                .bind(("127.0.0.1", base + 5))
+                .expect("bind")
+                .run(),
+                HttpServer::new(|| {
+                    App::new()
+                        .wrap(from_fn(actix_static_bearer))
+                        .route("/", actix_web::web::get().to(actix_hello))
+                })
+                .workers(WORKERS)
+                .disable_signals()
+                .bind(("127.0.0.1", base + 6))
+                .expect("bind")
+                .run(),
+                HttpServer::new(move || {
+                    App::new()
+                        .wrap(papyrus_auth::actix::AuthMiddleware::new(b.clone()))
+                        .route("/", actix_web::web::get().to(actix_hello))
+                })
+                .workers(WORKERS)
+                .disable_signals()
+                .bind(("127.0.0.1", base + 7))
+                .expect("bind")
+                .run(),
+            ];
+            let handles: Vec<_> = servers.into_iter().map(actix_web::rt::spawn).collect();
+            tx.send(()).expect("ready");
+            for h in handles {
+                h.await.expect("task").expect("actix server");
+            }
+        });
+    });
+    rx.recv().expect("actix servers bound");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let apps = [
+            Router::new().route("/", get(hello)),
+            #[allow(deprecated)] // "Too basic to be useful": exactly the baseline wanted.
+            Router::new()
+                .route("/", get(hello))
+                .layer(ValidateRequestHeaderLayer::bearer(STATIC_TOKEN)),
+            Router::new()
+                .route("/", get(hello))
+                .layer(papyrus_auth::axum::AuthLayer::new(auth.clone())),
+            Router::new()
+                .route("/", get(hello))
+                .layer(papyrus_auth::axum::AuthLayer::new(auth.clone())),
+        ];
+        let mut tasks = Vec::new();
+        for (i, app) in apps.into_iter().enumerate() {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", base + i as u16))
+                .await
+                .expect("bind");
+            tasks.push(tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+            }));
+        }
+        let names = [
+            "axum/no-auth",
+            "axum/static-bearer",
+            "axum/papyrus-api-key",
+            "axum/papyrus-oauth",
+            "actix/no-auth",
+            "actix/papyrus-api-key",
+            "actix/static-bearer",
+            "actix/papyrus-oauth",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            println!("PORT {} {name}", base + i as u16);
+        }
+        println!("READY");
+        std::io::stdout().flush().expect("flush");
+        for t in tasks {
+            t.await.expect("task").expect("axum server");
+        }
+    });
+}
