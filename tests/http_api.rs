@@ -644,6 +644,53 @@ async fn oversized_requests_get_json_errors() {
         )
         .await;
         assert_json_error(&r, 413, "payload_too_large");
+        // Too many scopes or allowlist entries in a key: 400 with a JSON error.
+        let scopes: Vec<String> = (0..65).map(|i| format!("s{i}:read")).collect();
+        let r = Response::read(
+            s.admin(Method::POST, "/admin/api-keys")
+                .json(&json!({"name": "x", "scopes": scopes.join(" ")}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_json_error(&r, 400, "invalid_request");
+        let nets: Vec<String> = (0..65).map(|i| format!("10.0.{i}.0/24")).collect();
+        let r = Response::read(
+            s.admin(Method::POST, "/admin/api-keys")
+                .json(&json!({"name": "x", "scopes": "documents:read", "ip_allowlist": nets}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_json_error(&r, 400, "invalid_request");
+        let long_scope = format!("{}:read", "a".repeat(200));
+        let r = s
+            .get(&format!(
+                "/oauth/authorize?{}",
+                s.authorize_query(&[("scope", &long_scope)])
+            ))
+            .await;
+        assert_eq!(
+            r.status, 302,
+            "an over-long scope is invalid_scope, sent back to the client"
+        );
+        assert_eq!(
+            location_params(r.header("location").unwrap())["error"],
+            "invalid_scope"
+        );
+        let long_state = "s".repeat(5000);
+        let r = s
+            .get(&format!(
+                "/oauth/authorize?{}",
+                s.authorize_query(&[("state", &long_state)])
+            ))
+            .await;
+        assert_eq!(
+            r.status, 400,
+            "an over-long parameter is refused without a redirect"
+        );
         let many: Vec<String> = (0..40).map(|i| format!("p{i}=1")).collect();
         let r = s
             .post_form(
