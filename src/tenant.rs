@@ -80,6 +80,13 @@ impl TenantId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An equal value with its own allocation. Stores give each record its
+    /// own copy, so that threads reading different records never contend on
+    /// one shared reference count.
+    pub(crate) fn detached(&self) -> Self {
+        Self(Arc::from(&*self.0))
+    }
 }
 
 fn validate(s: &str) -> Result<(), InvalidTenantId> {

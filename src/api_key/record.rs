@@ -176,6 +176,11 @@ impl IpAllowlist {
         self.0.iter().any(|net| net.contains(&ip))
     }
 
+    /// An equal list with its own allocation (see `TenantId::detached`).
+    pub(crate) fn detached(&self) -> Self {
+        Self(self.0.iter().copied().collect())
+    }
+
     /// Whether the list is empty (no restriction).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

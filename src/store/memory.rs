@@ -78,8 +78,14 @@ impl MemoryApiKeyStore {
                 "an API key with this id or digest exists",
             ));
         }
-        self.by_digest
-            .insert(record.digest, Box::new(record.clone()));
+        // Each record gets its own allocations of shared values (tenant,
+        // scopes, allowlist): authentications of different keys on different
+        // threads then never touch one reference count.
+        let mut stored = record.clone();
+        stored.tenant = record.tenant.detached();
+        stored.scopes = record.scopes.detached();
+        stored.ip_allowlist = record.ip_allowlist.detached();
+        self.by_digest.insert(record.digest, Box::new(stored));
         self.digest_by_id.insert(record.id.clone(), record.digest);
         Ok(())
     }
@@ -234,6 +240,18 @@ struct Family {
     refresh: Vec<Digest>,
 }
 
+/// A copy of `t` with its own allocations of values shared between tokens
+/// (tenant, client, scopes), so that validating different tokens on
+/// different threads never touches one reference count.
+fn detached_access(t: &AccessTokenRecord) -> AccessTokenRecord {
+    AccessTokenRecord {
+        tenant: t.tenant.detached(),
+        client_id: t.client_id.detached(),
+        scopes: t.scopes.detached(),
+        ..t.clone()
+    }
+}
+
 /// An in-memory [`GrantStore`], safe under concurrent use.
 ///
 /// Codes and tokens live in sharded maps keyed by digest (validation of
@@ -265,7 +283,7 @@ impl MemoryGrantStore {
     /// Stores tokens into `family`, whose entry lock the caller holds.
     fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
         self.access
-            .insert(tokens.access.digest, Box::new(tokens.access.clone()));
+            .insert(tokens.access.digest, Box::new(detached_access(tokens.access)));
         family.access.push(tokens.access.digest);
         if let Some(r) = tokens.refresh {
             self.refresh.insert(r.digest, Box::new(r.clone()));
