@@ -224,8 +224,18 @@ impl HttpAuth {
             .resolve(headers)
             .map_err(|r| rejection_response(&r))?;
         let ip = self.client_ip(headers, peer);
-        let subjects = subjects(ip, "bearer", token);
-        if let Some(response) = self.throttled(&subjects, Some(&tenant), ip).await {
+        // Fast path: with no failure in the last window, nothing can be
+        // throttled, and no fingerprint is computed.
+        let watching = self
+            .inner
+            .throttle
+            .as_ref()
+            .is_some_and(|t| !t.idle(Instant::now()));
+        if watching
+            && let Some(response) = self
+                .throttled(&subjects(ip, "bearer", token), Some(&tenant), ip)
+                .await
+        {
             return Err(response);
         }
         let result = self
@@ -241,7 +251,7 @@ impl HttpAuth {
             | Rejection::Expired,
         )) = &result
         {
-            self.failed(&subjects);
+            self.failed(&subjects(ip, "bearer", token));
         }
         result.map_err(|e| auth_error_response(&e))
     }

@@ -16,7 +16,7 @@
 
 use std::{
     net::IpAddr,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -93,11 +93,20 @@ struct Window {
 }
 
 /// Counts failed authentications and says when to refuse with 429.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Throttle {
     config: ThrottleConfig,
     counters: DashMap<Subject, Window>,
     inserts: AtomicUsize,
+    /// When the throttle was made, and the last failure (nanoseconds after it).
+    origin: Instant,
+    last_failure: AtomicU64,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new(ThrottleConfig::default())
+    }
 }
 
 impl Throttle {
@@ -107,6 +116,8 @@ impl Throttle {
             config,
             counters: DashMap::new(),
             inserts: AtomicUsize::new(0),
+            origin: Instant::now(),
+            last_failure: AtomicU64::new(0),
         }
     }
 
@@ -120,6 +131,17 @@ impl Throttle {
             Subject::Ip(_) => self.config.per_ip,
             Subject::Credential(_) => self.config.per_credential,
         }
+    }
+
+    /// Whether no failure was recorded within the last window: then nothing
+    /// can be blocked, and callers may skip the lookups (one atomic load).
+    pub(crate) fn idle(&self, now: Instant) -> bool {
+        let last = self.last_failure.load(Ordering::Relaxed);
+        if last == 0 {
+            return true;
+        }
+        let since_origin = now.saturating_duration_since(self.origin).as_nanos();
+        since_origin.saturating_sub(u128::from(last)) > self.config.window.as_nanos()
     }
 
     /// If any of `subjects` is over its limit, how long until it is not.
@@ -136,6 +158,9 @@ impl Throttle {
 
     /// Counts one failure against each of `subjects`.
     pub(crate) fn record_failure(&self, subjects: &[Subject], now: Instant) {
+        let nanos = u64::try_from(now.saturating_duration_since(self.origin).as_nanos())
+            .unwrap_or(u64::MAX);
+        self.last_failure.fetch_max(nanos.max(1), Ordering::Relaxed);
         for s in subjects {
             if !self.counters.contains_key(s) && !self.room_for_one_more(now) {
                 continue;
@@ -211,6 +236,17 @@ mod tests {
         // A new window starts from zero.
         t.record_failure(&a, now + Duration::from_secs(61));
         assert_eq!(t.blocked(&a, now + Duration::from_secs(61)), None);
+    }
+
+    #[test]
+    fn idle_until_a_failure_and_again_a_window_later() {
+        let t = Throttle::new(ThrottleConfig::default().with_window(Duration::from_secs(60)));
+        let now = Instant::now();
+        assert!(t.idle(now));
+        t.record_failure(&[ip("192.0.2.1")], now);
+        assert!(!t.idle(now));
+        assert!(!t.idle(now + Duration::from_secs(59)));
+        assert!(t.idle(now + Duration::from_secs(61)));
     }
 
     #[test]
