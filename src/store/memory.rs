@@ -282,8 +282,10 @@ impl MemoryGrantStore {
 
     /// Stores tokens into `family`, whose entry lock the caller holds.
     fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
-        self.access
-            .insert(tokens.access.digest, Box::new(detached_access(tokens.access)));
+        self.access.insert(
+            tokens.access.digest,
+            Box::new(detached_access(tokens.access)),
+        );
         family.access.push(tokens.access.digest);
         if let Some(r) = tokens.refresh {
             self.refresh.insert(r.digest, Box::new(r.clone()));
