@@ -280,3 +280,118 @@ const INDEX: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8
 <li><a href="/app">Single-page app</a> (OAuth 2.0 + PKCE; log in as alice / wonderland)</li>
 <li><a href="/.well-known/oauth-authorization-server">Server metadata</a></li></ul>
 </main></body></html>"#;
+
+/// What the example servers read from the environment.
+#[derive(Debug, Clone)]
+pub struct ServerEnv {
+    /// `PAPYRUS_ADDR`, default `127.0.0.1:8080`.
+    pub addr: std::net::SocketAddr,
+    /// `PAPYRUS_TRUSTED_PROXIES`: comma-separated CIDRs, default none.
+    pub proxies: TrustedProxies,
+    /// `PAPYRUS_DATABASE_URL`, default `sqlite://papyrus-auth.db` (the
+    /// embedded default: a SQLite file in the working directory).
+    pub database_url: String,
+}
+
+impl ServerEnv {
+    /// Reads the environment and starts `tracing` logs (`RUST_LOG`, default info).
+    pub fn from_env() -> Result<Self, Box<dyn Error + Send + Sync>> {
+        use tracing_subscriber::EnvFilter;
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            )
+            .init();
+        let addr = std::env::var("PAPYRUS_ADDR")
+            .unwrap_or_else(|_| "127.0.0.1:8080".into())
+            .parse()?;
+        let proxies = match std::env::var("PAPYRUS_TRUSTED_PROXIES") {
+            Ok(list) => {
+                TrustedProxies::parse(list.split(',').map(str::trim).filter(|s| !s.is_empty()))?
+            }
+            Err(_) => TrustedProxies::none(),
+        };
+        let database_url = std::env::var("PAPYRUS_DATABASE_URL")
+            .unwrap_or_else(|_| "sqlite://papyrus-auth.db".into());
+        Ok(Self {
+            addr,
+            proxies,
+            database_url,
+        })
+    }
+
+    /// Starts the demo for a server listening at `bound`.
+    pub async fn demo(
+        &self,
+        bound: std::net::SocketAddr,
+    ) -> Result<Demo, Box<dyn Error + Send + Sync>> {
+        Demo::start(DemoConfig {
+            base_url: format!("http://{bound}"),
+            trusted_proxies: self.proxies.clone(),
+            database_url: Some(self.database_url.clone()),
+        })
+        .await
+    }
+}
+
+impl Demo {
+    /// Prints the start-up banner: address, store, admin key (first start
+    /// only), demo user and client, and what to try.
+    pub fn print_banner(&self) {
+        let base_url = &self.config.base_url;
+        println!("papyrus-auth example server on {base_url}");
+        if let Some(url) = &self.config.database_url {
+            println!("  store: {}", redact_url(url));
+        }
+        match &self.admin_key {
+            Some(key) => {
+                println!(
+                    "  admin API key for tenant {TENANT} (shown once; scopes: {ADMIN_SCOPES}):"
+                );
+                println!("    {key}");
+            }
+            None => println!(
+                "  the admin API key was printed at first start (delete the database to start over)"
+            ),
+        }
+        println!(
+            "  demo user for the login page: {} / {}",
+            DEMO_USER.0, DEMO_USER.1
+        );
+        println!("  demo OAuth client: {SPA_CLIENT_ID} (public, redirect {base_url}/app/callback)");
+        println!("  open {base_url}/admin (keys) and {base_url}/app (OAuth + PKCE)");
+        println!(
+            "  try: curl {base_url}/api/v1/documents -H \"Authorization: Bearer <key>\" -H \"X-Tenant-Id: {TENANT}\""
+        );
+    }
+
+    /// Purges expired codes and tokens every minute, in the background.
+    pub fn spawn_purge(&self) {
+        let oauth = self.auth.oauth().clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                match oauth.purge_expired().await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(removed = n, "purged expired codes and tokens")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purge failed"),
+                }
+            }
+        });
+    }
+}
+
+/// The database URL without its password, for the start-up banner.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
