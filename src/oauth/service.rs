@@ -615,76 +615,54 @@ impl AuthorizationServer {
                 now,
                 self.config.effective_grace(),
             );
-            match decision {
+            let (access_scopes, grace) = match decision {
                 RefreshDecision::Invalid(e) => return Err(e),
                 RefreshDecision::Reuse => {
                     return Err(self.reuse_detected(&record, client, now).await?);
                 }
-                RefreshDecision::GraceReissue { access_scopes } => {
-                    let (response, access, refresh) = self.new_tokens(
-                        client,
-                        &record.family,
-                        &record.subject,
-                        &access_scopes,
-                        &record.scopes,
-                        now,
-                        Some(record.family_expires_at),
-                    );
-                    return match self
-                        .grants
-                        .insert_tokens(NewTokens {
-                            access: &access,
-                            refresh: Some(&refresh),
-                        })
-                        .await?
-                    {
-                        InsertTokens::Inserted => {
-                            self.emit_rotated(tenant, client, &record, &access_scopes, now)
-                                .await;
-                            Ok(response)
-                        }
-                        InsertTokens::FamilyRevoked => {
-                            Err(OAuthError::invalid_grant("refresh token revoked"))
-                        }
-                    };
+                RefreshDecision::GraceReissue { access_scopes } => (access_scopes, true),
+                RefreshDecision::Rotate { access_scopes } => (access_scopes, false),
+            };
+            let (response, access, refresh) = self.new_tokens(
+                client,
+                &record.family,
+                &record.subject,
+                &access_scopes,
+                &record.scopes,
+                now,
+                Some(record.family_expires_at),
+            );
+            let tokens = NewTokens {
+                access: &access,
+                refresh: Some(&refresh),
+            };
+            let stored = if grace {
+                // Within the grace window the old token stays rotated; the
+                // new pair joins the family unless it was revoked meanwhile.
+                match self.grants.insert_tokens(tokens).await? {
+                    InsertTokens::Inserted => true,
+                    InsertTokens::FamilyRevoked => false,
                 }
-                RefreshDecision::Rotate { access_scopes } => {
-                    let (response, access, refresh) = self.new_tokens(
-                        client,
-                        &record.family,
-                        &record.subject,
-                        &access_scopes,
-                        &record.scopes,
-                        now,
-                        Some(record.family_expires_at),
-                    );
-                    match self
-                        .grants
-                        .rotate_refresh(
-                            &digest,
-                            NewTokens {
-                                access: &access,
-                                refresh: Some(&refresh),
-                            },
-                            now,
-                        )
-                        .await?
-                    {
-                        RotateRefresh::Rotated(_) => {
-                            self.emit_rotated(tenant, client, &record, &access_scopes, now)
-                                .await;
-                            return Ok(response);
-                        }
-                        RotateRefresh::AlreadyRotated(r) => record = *r,
-                        RotateRefresh::Revoked => {
-                            return Err(OAuthError::invalid_grant("refresh token revoked"));
-                        }
-                        RotateRefresh::Unknown => {
-                            return Err(OAuthError::invalid_grant("unknown refresh token"));
-                        }
+            } else {
+                match self.grants.rotate_refresh(&digest, tokens, now).await? {
+                    RotateRefresh::Rotated(_) => true,
+                    RotateRefresh::AlreadyRotated(r) => {
+                        // Lost a race: decide again on the rotated record.
+                        record = *r;
+                        continue;
+                    }
+                    RotateRefresh::Revoked => false,
+                    RotateRefresh::Unknown => {
+                        return Err(OAuthError::invalid_grant("unknown refresh token"));
                     }
                 }
+            };
+            if !stored {
+                return Err(OAuthError::invalid_grant("refresh token revoked"));
             }
+            self.emit_rotated(tenant, client, &record, &access_scopes, now)
+                .await;
+            return Ok(response);
         }
         Err(self.reuse_detected(&record, client, now).await?)
     }
@@ -696,28 +674,15 @@ impl AuthorizationServer {
         client: &OAuthClient,
         now: OffsetDateTime,
     ) -> Result<OAuthError, StoreError> {
-        let revoked = self.grants.revoke_family(&record.family, now).await?;
-        self.emit(
-            AuditEvent::new(
-                now,
-                record.tenant.clone(),
-                Actor::Client {
-                    client_id: client.id.clone(),
-                },
-                AuditEventKind::CodeReplayDetected {
-                    family: record.family.clone(),
-                    revoked,
-                },
-            )
-            .with_client(record.client_id.clone())
-            .with_subject(record.subject.clone()),
-        )
-        .await;
+        let issued = (&record.tenant, &record.client_id, record.subject.as_str());
+        self.revoke_family_after_replay(&record.family, issued, client, now, |family, revoked| {
+            AuditEventKind::CodeReplayDetected { family, revoked }
+        })
+        .await?;
         Ok(OAuthError::invalid_grant(
             "authorization code already used; tokens issued from it are revoked",
         ))
     }
-
     async fn emit_rotated(
         &self,
         tenant: &TenantId,
@@ -744,32 +709,42 @@ impl AuthorizationServer {
         .await;
     }
 
+    /// An already-rotated refresh token was presented again: revoke its family.
     async fn reuse_detected(
         &self,
         record: &RefreshTokenRecord,
         client: &OAuthClient,
         now: OffsetDateTime,
     ) -> Result<OAuthError, StoreError> {
-        let revoked = self.grants.revoke_family(&record.family, now).await?;
-        self.emit(
-            AuditEvent::new(
-                now,
-                record.tenant.clone(),
-                Actor::Client {
-                    client_id: client.id.clone(),
-                },
-                AuditEventKind::RefreshReuseDetected {
-                    family: record.family.clone(),
-                    revoked,
-                },
-            )
-            .with_client(record.client_id.clone())
-            .with_subject(record.subject.clone()),
-        )
-        .await;
+        let issued = (&record.tenant, &record.client_id, record.subject.as_str());
+        self.revoke_family_after_replay(&record.family, issued, client, now, |family, revoked| {
+            AuditEventKind::RefreshReuseDetected { family, revoked }
+        })
+        .await?;
         Ok(OAuthError::invalid_grant(
             "refresh token already used; the token family is revoked",
         ))
+    }
+
+    /// Revokes `family` after a replay by `presenter`, and audits it (with
+    /// `kind`) in the tenant the family was issued in.
+    async fn revoke_family_after_replay(
+        &self,
+        family: &FamilyId,
+        (tenant, issued_to, subject): (&TenantId, &ClientId, &str),
+        presenter: &OAuthClient,
+        now: OffsetDateTime,
+        kind: fn(FamilyId, u64) -> AuditEventKind,
+    ) -> Result<(), StoreError> {
+        let revoked = self.grants.revoke_family(family, now).await?;
+        let actor = Actor::Client {
+            client_id: presenter.id.clone(),
+        };
+        let event = AuditEvent::new(now, tenant.clone(), actor, kind(family.clone(), revoked))
+            .with_client(issued_to.clone())
+            .with_subject(subject);
+        self.emit(event).await;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)] // One call site per grant; a struct would only rename them.
