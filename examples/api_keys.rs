@@ -30,7 +30,8 @@ async fn call(
     {
         Ok(p) => println!(
             "  {label:<44} → 200 OK as {} in tenant {}",
-            p.subject, p.tenant
+            p.subject(),
+            p.tenant()
         ),
         Err(e) => {
             let r = http::auth_error_response(&e);

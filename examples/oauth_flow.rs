@@ -162,7 +162,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     match call("documents:read").await {
         Ok(p) => println!(
             "  GET /api/v1/documents → 200 as {} via {:?}",
-            p.subject, p.method
+            p.subject(),
+            p.method()
         ),
         Err(e) => show("GET /api/v1/documents", &http::auth_error_response(&e)),
     }

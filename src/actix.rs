@@ -21,7 +21,7 @@
 //! use papyrus_auth::{Principal, actix::{AuthMiddleware, configure}, http::HttpAuth};
 //!
 //! async fn documents(principal: Principal) -> String {
-//!     format!("documents of {}", principal.tenant)
+//!     format!("documents of {}", principal.tenant())
 //! }
 //!
 //! # async fn serve(auth: HttpAuth) -> std::io::Result<()> {
@@ -183,7 +183,7 @@ impl FromRequest for Principal {
 /// }
 ///
 /// async fn create(RequireScopes(principal, ..): RequireScopes<DocumentsWrite>) -> String {
-///     format!("created by {}", principal.subject)
+///     format!("created by {}", principal.subject())
 /// }
 /// ```
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::{
-    ApiKeys, AuthError, AuthRequest, Principal, ScopeSet, TenantId, http,
+    ApiKeys, AuthError, AuthRequest, Principal, Rejection, ScopeSet, TenantId, http,
     oauth::{ACCESS_TOKEN_PREFIX, AuthorizationServer},
     secret::is_token_shape,
 };
@@ -78,9 +78,19 @@ impl Authenticator {
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
         let token = http::bearer_token(request.authorization)?;
-        let tenant = http::tenant_from_header(request.tenant)?;
-        self.authenticate_token(token, &tenant, request.client_ip, required)
-            .await
+        let tenant = http::tenant_name_from_header(request.tenant)?;
+        match &self.oauth {
+            Some(oauth) if is_token_shape(token, ACCESS_TOKEN_PREFIX) => {
+                // Access tokens are rarer on this path; they take the owned tenant.
+                let tenant = TenantId::parse(tenant).map_err(|_| Rejection::InvalidTenant)?;
+                oauth.validate_access_token(token, &tenant, required).await
+            }
+            _ => {
+                self.api_keys
+                    .authenticate_in(token, tenant, request.client_ip, required)
+                    .await
+            }
+        }
     }
 
     /// Verifies a bearer token already taken from its header.

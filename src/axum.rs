@@ -19,7 +19,7 @@
 //! use papyrus_auth::{Principal, axum::{AuthLayer, routes}, http::HttpAuth};
 //!
 //! async fn documents(principal: Principal) -> String {
-//!     format!("documents of {}", principal.tenant)
+//!     format!("documents of {}", principal.tenant())
 //! }
 //!
 //! # async fn serve(auth: HttpAuth) -> std::io::Result<()> {
@@ -148,7 +148,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 /// }
 ///
 /// async fn create(RequireScopes(principal, ..): RequireScopes<DocumentsWrite>) -> String {
-///     format!("created by {}", principal.subject)
+///     format!("created by {}", principal.subject())
 /// }
 /// ```
 #[derive(Debug, Clone)]

@@ -35,7 +35,7 @@
 //! let header = format!("Bearer {key}");
 //! let request = AuthRequest::new(Some(&header), Some("acme"), Some("10.0.0.7".parse()?));
 //! let principal = keys.authenticate(&request, &"documents:read".parse()?).await?;
-//! assert_eq!(principal.tenant, acme);
+//! assert_eq!(principal.tenant(), &acme);
 //!
 //! // Needing a scope the key lacks is a 403 with an RFC 6750 challenge.
 //! let err = keys.authenticate(&request, &"documents:write".parse()?).await.unwrap_err();

@@ -213,11 +213,6 @@ impl ScopeSet {
         self.0.is_empty()
     }
 
-    /// An equal set with its own allocation (see `TenantId::detached`).
-    pub(crate) fn detached(&self) -> Self {
-        Self(self.0.iter().cloned().collect())
-    }
-
     /// The scopes in sorted order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &Scope> {
         self.0.iter()

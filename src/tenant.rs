@@ -80,16 +80,10 @@ impl TenantId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// An equal value with its own allocation. Stores give each record its
-    /// own copy, so that threads reading different records never contend on
-    /// one shared reference count.
-    pub(crate) fn detached(&self) -> Self {
-        Self(Arc::from(&*self.0))
-    }
 }
 
-fn validate(s: &str) -> Result<(), InvalidTenantId> {
+/// Checks the syntax of a tenant identifier without allocating.
+pub(crate) fn validate(s: &str) -> Result<(), InvalidTenantId> {
     if s.is_empty() {
         return Err(InvalidTenantId::Empty);
     }
@@ -124,6 +118,12 @@ impl fmt::Debug for TenantId {
 impl fmt::Display for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for TenantId {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
     }
 }
 

@@ -49,7 +49,7 @@ impl ApiKeyStore for Spy {
         self.check()?;
         self.inner.insert(r).await
     }
-    async fn find_by_digest(&self, d: &Digest) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn find_by_digest(&self, d: &Digest) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         self.finds.fetch_add(1, Ordering::SeqCst);
         self.check()?;
         self.inner.find_by_digest(d).await
@@ -193,9 +193,9 @@ async fn a_created_key_authenticates_with_its_scopes() {
         .auth(&key, "acme", ip("192.0.2.1"), "documents:read")
         .await
         .unwrap();
-    assert_eq!(p.tenant, f.acme);
-    assert_eq!(&*p.subject, id.as_str());
-    assert_eq!(p.scopes, scopes("documents:read documents:write"));
+    assert_eq!(p.tenant(), &f.acme);
+    assert_eq!(p.subject(), id.as_str());
+    assert_eq!(p.scopes(), &scopes("documents:read documents:write"));
     let test_key = f
         .keys
         .create(

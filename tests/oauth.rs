@@ -291,9 +291,9 @@ async fn full_code_flow_with_rfc7636_vector() {
         )
         .await
         .unwrap();
-    assert_eq!(&*p.subject, "alice");
+    assert_eq!(p.subject(), "alice");
     assert_eq!(
-        p.method,
+        p.method(),
         AuthMethod::AccessToken {
             client_id: f.spa.client_id.clone()
         }
@@ -1524,7 +1524,7 @@ async fn access_tokens_and_api_keys_through_one_entry_point() {
             .authenticate(&AuthRequest::new(Some(&header), Some("acme"), None), &need)
             .await
             .unwrap();
-        assert_eq!(serde_json::to_value(&p.method).unwrap()["type"], method);
+        assert_eq!(serde_json::to_value(p.method()).unwrap()["type"], method);
         let wrong = auth
             .authenticate(
                 &AuthRequest::new(Some(&header), Some("globex"), None),

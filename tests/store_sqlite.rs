@@ -446,7 +446,7 @@ async fn keys_clients_and_tokens_survive_a_restart() {
         .authenticate(&AuthRequest::new(Some(&header), Some("acme"), None), &read)
         .await
         .unwrap();
-    assert_eq!(principal.tenant, tenant);
+    assert_eq!(principal.tenant(), &tenant);
     assert!(
         s.keys
             .authenticate_key(gone.key.expose_secret(), &tenant, None, &read)

@@ -177,12 +177,12 @@ impl Demo {
     pub fn list_documents(&self, principal: &Principal) -> HttpResponse {
         let docs = self
             .documents
-            .get(&principal.tenant)
+            .get(principal.tenant())
             .map(|d| d.clone())
             .unwrap_or_default();
         HttpResponse::json(
             200,
-            &json!({ "tenant": principal.tenant, "documents": docs }),
+            &json!({ "tenant": principal.tenant(), "documents": docs }),
         )
     }
 
@@ -198,12 +198,15 @@ impl Demo {
         {
             return bad_request("title must be 1 to 200 characters and content at most 10,000");
         }
-        let mut docs = self.documents.entry(principal.tenant.clone()).or_default();
+        let mut docs = self
+            .documents
+            .entry(principal.tenant().clone())
+            .or_default();
         let doc = Document {
             id: docs.len() as u64 + 1,
             title: new.title,
             content: new.content,
-            created_by: principal.subject.to_string(),
+            created_by: principal.subject().to_string(),
         };
         docs.push(doc.clone());
         HttpResponse::json(201, &json!({ "document": doc }))

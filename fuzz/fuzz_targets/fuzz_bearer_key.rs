@@ -76,8 +76,8 @@ fuzz_target!(|data: &[u8]| {
             // Only the exact key, for its own tenant, from an allowed IP.
             assert_eq!(bearer_token(Some(&authorization)), Ok(f.key.as_str()));
             assert_eq!(tenant.map(str::trim), Some("acme"));
-            assert_eq!(principal.tenant.as_str(), "acme");
-            assert_eq!(principal.scopes, f.scopes);
+            assert_eq!(principal.tenant().as_str(), "acme");
+            assert_eq!(principal.scopes(), &f.scopes);
             let ip = ip.expect("an allowlisted key needs a client IP");
             assert!(
                 IpAllowlist::parse(["10.0.0.0/8", "2001:db8::/32"])

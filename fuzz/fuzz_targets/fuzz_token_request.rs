@@ -190,7 +190,7 @@ async fn run(raw_header: &str, raw_body: &str) {
                 .validate_access_token(&access, &w.acme, &ScopeSet::empty())
                 .await
                 .unwrap();
-            let AuthMethod::AccessToken { client_id } = &principal.method else {
+            let AuthMethod::AccessToken { client_id } = &principal.method() else {
                 panic!("not an access token: {principal:?}");
             };
             if client_id.as_str() == "web" {

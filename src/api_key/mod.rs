@@ -22,4 +22,5 @@ pub use service::{
     RotateOptions, RotationTraffic,
 };
 pub use store::{ApiKeyStore, RevokeOutcome, RotateOutcome};
+pub(crate) use verify::verify_for;
 pub use verify::{last_used_write_due, verify};

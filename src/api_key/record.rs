@@ -51,11 +51,6 @@ impl KeyId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The id as a shared string (a reference-count increment, no copy).
-    pub(crate) fn shared(&self) -> Arc<str> {
-        self.0.clone()
-    }
 }
 
 impl FromStr for KeyId {
@@ -174,11 +169,6 @@ impl IpAllowlist {
         let Some(ip) = ip else { return false };
         let ip = unmap_addr(ip);
         self.0.iter().any(|net| net.contains(&ip))
-    }
-
-    /// An equal list with its own allocation (see `TenantId::detached`).
-    pub(crate) fn detached(&self) -> Self {
-        Self(self.0.iter().copied().collect())
     }
 
     /// Whether the list is empty (no restriction).

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{
     ApiKeyInfo, ApiKeyRecord, ApiKeyStore, Environment, IpAllowlist, KeyFormat, KeyId,
-    RevokeOutcome, RotateOutcome, verify,
+    RevokeOutcome, RotateOutcome, verify_for,
 };
 use crate::{
     ApiKeySecret, AuditEvent, AuditEventKind, AuditSink, AuthError, Clock, Principal, Rejection,
@@ -290,7 +290,7 @@ enum FollowUp {
 /// let header = format!("Bearer {}", created.key.expose_secret());
 /// let request = AuthRequest::new(Some(&header), Some("acme"), None);
 /// let principal = keys.authenticate(&request, &"documents:read".parse()?).await?;
-/// assert_eq!(principal.tenant, tenant);
+/// assert_eq!(principal.tenant(), &tenant);
 ///
 /// keys.revoke(&tenant, &created.info.id, &Actor::System).await?;
 /// assert!(keys.authenticate(&request, &ScopeSet::empty()).await.is_err());
@@ -574,8 +574,8 @@ impl ApiKeys {
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
         let token = http::bearer_token(request.authorization)?;
-        let tenant = http::tenant_from_header(request.tenant)?;
-        self.authenticate_key(token, &tenant, request.client_ip, required)
+        let tenant = http::tenant_name_from_header(request.tenant)?;
+        self.authenticate_in(token, tenant, request.client_ip, required)
             .await
     }
 
@@ -591,11 +591,27 @@ impl ApiKeys {
         client_ip: Option<IpAddr>,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
+        self.authenticate_in(key, tenant.as_str(), client_ip, required)
+            .await
+    }
+
+    /// [`ApiKeys::authenticate_key`] for a validated tenant name.
+    pub(crate) async fn authenticate_in(
+        &self,
+        key: &str,
+        tenant: &str,
+        client_ip: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Result<Principal, AuthError> {
         if self.config.format.check(key).is_none() {
             return Err(Rejection::Malformed.into());
         }
         let digest = self.config.hasher.digest(key.as_bytes());
-        let Some(record) = self.store.find_by_digest(&digest).await? else {
+        let found = match self.store.find_by_digest_now(&digest) {
+            Some(found) => found,
+            None => self.store.find_by_digest(&digest).await,
+        };
+        let Some(record) = found? else {
             return Err(Rejection::Unknown.into());
         };
         let now = self.clock.now();
@@ -612,14 +628,14 @@ impl ApiKeys {
     /// The pure decision, plus what must be written because of it.
     fn decide(
         &self,
-        record: &ApiKeyRecord,
+        record: &Arc<ApiKeyRecord>,
         digest: &crate::Digest,
-        tenant: &TenantId,
+        tenant: &str,
         client_ip: Option<IpAddr>,
         required: &ScopeSet,
         now: OffsetDateTime,
     ) -> (Result<Principal, Rejection>, Option<FollowUp>) {
-        let outcome = verify(record, digest, tenant, client_ip, required, now);
+        let outcome = verify_for(record, digest, tenant, client_ip, required, now);
         let follow_up = match &outcome {
             Ok(_) => super::last_used_write_due(record, now, self.config.last_used_window).map(
                 |stale_before| FollowUp::Touch {

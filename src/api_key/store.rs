@@ -1,6 +1,6 @@
 //! The storage interface for API keys.
 
-use std::{fmt, net::IpAddr};
+use std::{fmt, net::IpAddr, sync::Arc};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -49,7 +49,7 @@ pub enum RevokeOutcome {
 /// must be atomic: [`ApiKeyStore::rotate`] and [`ApiKeyStore::revoke`].
 ///
 /// ```
-/// use std::{collections::HashMap, sync::Mutex};
+/// use std::{collections::HashMap, sync::{Arc, Mutex}};
 /// use async_trait::async_trait;
 /// use papyrus_auth::{
 ///     ApiKeyRecord, ApiKeyStore, Digest, KeyId, RevokeOutcome, RotateOutcome, StoreError,
@@ -70,8 +70,9 @@ pub enum RevokeOutcome {
 ///         map.insert(record.id.to_string(), record.clone());
 ///         Ok(())
 ///     }
-///     async fn find_by_digest(&self, digest: &Digest) -> Result<Option<ApiKeyRecord>, StoreError> {
-///         Ok(self.0.lock().unwrap().values().find(|r| r.digest == *digest).cloned())
+///     async fn find_by_digest(&self, digest: &Digest) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+///         let map = self.0.lock().unwrap();
+///         Ok(map.values().find(|r| r.digest == *digest).map(|r| Arc::new(r.clone())))
 ///     }
 ///     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
 ///         Ok(self.0.lock().unwrap().get(id.as_str()).filter(|r| r.tenant == *tenant).cloned())
@@ -131,7 +132,27 @@ pub trait ApiKeyStore: fmt::Debug + Send + Sync + 'static {
 
     /// The record with this digest, in any tenant (the caller checks the
     /// tenant). This is the hot path: index the digest.
-    async fn find_by_digest(&self, digest: &Digest) -> Result<Option<ApiKeyRecord>, StoreError>;
+    ///
+    /// The record is shared (`Arc`) so that a store holding records in memory
+    /// hands one out without copying it; a database-backed store wraps the
+    /// row it read (`Arc::new(record)`).
+    async fn find_by_digest(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<Arc<ApiKeyRecord>>, StoreError>;
+
+    /// [`find_by_digest`](Self::find_by_digest) answered at once, by a store
+    /// that holds its records in memory and never waits; `None` (the
+    /// default) means "ask `find_by_digest`". Overriding it spares the hot
+    /// path the boxed future of an `async` trait call; it must return what
+    /// `find_by_digest` would.
+    fn find_by_digest_now(
+        &self,
+        digest: &Digest,
+    ) -> Option<Result<Option<Arc<ApiKeyRecord>>, StoreError>> {
+        let _ = digest;
+        None
+    }
 
     /// The record with this id in this tenant.
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;

@@ -1,12 +1,12 @@
 //! The pure decision: may this key, presented by this tenant from this IP,
 //! do this now?
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use time::{Duration, OffsetDateTime};
 
 use super::ApiKeyRecord;
-use crate::{AuthMethod, Digest, Principal, Rejection, ScopeSet, TenantId};
+use crate::{Digest, Principal, Rejection, ScopeSet, TenantId};
 
 /// Decides whether `record` authenticates a request. Pure: no I/O, no clock.
 ///
@@ -28,9 +28,22 @@ use crate::{AuthMethod, Digest, Principal, Rejection, ScopeSet, TenantId};
 ///
 /// The [`Rejection`] of the first failed check.
 pub fn verify(
-    record: &ApiKeyRecord,
+    record: &Arc<ApiKeyRecord>,
     presented: &Digest,
     tenant: &TenantId,
+    client_ip: Option<IpAddr>,
+    required: &ScopeSet,
+    now: OffsetDateTime,
+) -> Result<Principal, Rejection> {
+    verify_for(record, presented, tenant.as_str(), client_ip, required, now)
+}
+
+/// [`verify`] for a tenant name that was validated but not allocated (the
+/// hot path reads it straight from the request header).
+pub(crate) fn verify_for(
+    record: &Arc<ApiKeyRecord>,
+    presented: &Digest,
+    tenant: &str,
     client_ip: Option<IpAddr>,
     required: &ScopeSet,
     now: OffsetDateTime,
@@ -55,14 +68,7 @@ pub fn verify(
             required: required.clone(),
         });
     }
-    Ok(Principal {
-        tenant: record.tenant.clone(),
-        subject: record.id.shared(),
-        scopes: record.scopes.clone(),
-        method: AuthMethod::ApiKey {
-            key_id: record.id.clone(),
-        },
-    })
+    Ok(Principal::api_key(Arc::clone(record)))
 }
 
 /// Whether a successful use at `now` should be written to the store, and if
@@ -89,7 +95,7 @@ pub fn last_used_write_due(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Environment, IpAllowlist, SecretHasher, api_key::KeyId};
+    use crate::{AuthMethod, Environment, IpAllowlist, SecretHasher, api_key::KeyId};
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
@@ -123,7 +129,7 @@ mod tests {
         scopes: &str,
     ) -> Result<Principal, Rejection> {
         verify(
-            r,
+            &Arc::new(r.clone()),
             &SecretHasher::sha256().digest(b"k"),
             &tenant.parse().unwrap(),
             Some(ip.parse().unwrap()),
@@ -136,11 +142,11 @@ mod tests {
     fn valid_key_yields_principal() {
         let r = record();
         let p = check(&r, "acme", "10.1.1.1", "documents:read").unwrap();
-        assert_eq!(p.tenant.as_str(), "acme");
-        assert_eq!(&*p.subject, r.id.as_str());
-        assert_eq!(p.scopes, r.scopes);
+        assert_eq!(p.tenant().as_str(), "acme");
+        assert_eq!(p.subject(), r.id.as_str());
+        assert_eq!(p.scopes(), &r.scopes);
         assert_eq!(
-            p.method,
+            p.method(),
             AuthMethod::ApiKey {
                 key_id: r.id.clone()
             }
@@ -151,7 +157,7 @@ mod tests {
     fn each_rejection() {
         let r = record();
         let other = verify(
-            &r,
+            &Arc::new(r.clone()),
             &SecretHasher::sha256().digest(b"other"),
             &"acme".parse().unwrap(),
             None,

@@ -567,7 +567,7 @@ impl HttpAuth {
             return match self
                 .inner
                 .oauth
-                .introspect_token(&principal.tenant, &token)
+                .introspect_token(principal.tenant(), &token)
                 .await
             {
                 Ok(answer) => introspection_response(&answer),
@@ -614,13 +614,13 @@ impl HttpAuth {
             Ok(p) => p,
             Err(r) => return r,
         };
-        let tenant = principal.tenant.clone();
-        let actor = match &principal.method {
+        let tenant = principal.tenant().clone();
+        let actor = match &principal.method() {
             AuthMethod::ApiKey { key_id } => Actor::ApiKey {
                 key_id: key_id.clone(),
             },
             _ => Actor::User {
-                subject: principal.subject.to_string(),
+                subject: principal.subject().to_string(),
             },
         };
         let keys = self.inner.authenticator.api_keys();

@@ -78,7 +78,7 @@ pub fn require_scopes<R: ScopeRequirement>(
     principal: &crate::Principal,
 ) -> Result<(), HttpResponse> {
     let required = R::scopes();
-    if principal.scopes.contains_all(&required) {
+    if principal.scopes().contains_all(&required) {
         Ok(())
     } else {
         Err(rejection_response(&Rejection::InsufficientScope {
@@ -195,22 +195,33 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Rejection> {
     if header.len() > MAX_AUTHORIZATION_LEN {
         return Err(Rejection::Malformed);
     }
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let (scheme, rest) = header.split_at_checked(6).unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || !rest.is_empty() && !rest.starts_with(' ') {
         return Err(Rejection::MissingCredentials);
     }
     let token = rest.trim_matches(' ');
     let body = token.trim_end_matches('=');
-    let valid = !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
-    if valid {
+    if !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)]) {
         Ok(token)
     } else {
         Err(Rejection::Malformed)
     }
 }
+
+/// The bytes of an RFC 6750 `b64token` (before its trailing `=`), as a
+/// table: one load per byte on the hot path.
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0u8;
+    loop {
+        table[b as usize] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        if b == u8::MAX {
+            break table;
+        }
+        b += 1;
+    }
+};
 
 /// The tenant named by an `X-Tenant-Id` header value.
 ///
@@ -219,9 +230,18 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Rejection> {
 /// [`Rejection::MissingTenant`] when absent or blank, [`Rejection::InvalidTenant`]
 /// when not a valid [`TenantId`].
 pub fn tenant_from_header(value: Option<&str>) -> Result<TenantId, Rejection> {
-    match value.map(str::trim) {
+    tenant_name_from_header(value)
+        .and_then(|t| TenantId::parse(t).map_err(|_| Rejection::InvalidTenant))
+}
+
+/// [`tenant_from_header`] without the allocation: the validated name.
+pub(crate) fn tenant_name_from_header(value: Option<&str>) -> Result<&str, Rejection> {
+    // Header values carry no non-ASCII whitespace worth trimming.
+    match value.map(str::trim_ascii) {
         None | Some("") => Err(Rejection::MissingTenant),
-        Some(v) => TenantId::parse(v).map_err(|_| Rejection::InvalidTenant),
+        Some(v) => crate::tenant::validate(v)
+            .map(|()| v)
+            .map_err(|_| Rejection::InvalidTenant),
     }
 }
 
@@ -472,6 +492,18 @@ mod tests {
         assert_eq!(bearer_token(Some("Bearer pk_live_x")), Ok("pk_live_x"));
         assert_eq!(bearer_token(Some("BEARER  abc== ")), Ok("abc=="));
         assert_eq!(bearer_token(Some("Bearer")), Err(Rejection::Malformed));
+        assert_eq!(
+            bearer_token(Some("Bearerabc")),
+            Err(Rejection::MissingCredentials)
+        );
+        assert_eq!(
+            bearer_token(Some("Bearer\tabc")),
+            Err(Rejection::MissingCredentials)
+        );
+        assert_eq!(
+            bearer_token(Some("Bé abc")),
+            Err(Rejection::MissingCredentials)
+        );
         assert_eq!(bearer_token(Some("Bearer ")), Err(Rejection::Malformed));
         assert_eq!(bearer_token(Some("Bearer =")), Err(Rejection::Malformed));
         assert_eq!(bearer_token(Some("Bearer a\"b")), Err(Rejection::Malformed));

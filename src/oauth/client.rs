@@ -50,11 +50,6 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// An equal id with its own allocation (see `TenantId::detached`).
-    pub(crate) fn detached(&self) -> Self {
-        Self(Arc::from(&*self.0))
-    }
 }
 
 impl FromStr for ClientId {

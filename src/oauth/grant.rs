@@ -222,11 +222,25 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
     /// revoked.
     async fn insert_tokens(&self, tokens: NewTokens<'_>) -> Result<InsertTokens, StoreError>;
 
-    /// The access token with this digest.
+    /// The access token with this digest: the hot path of every request
+    /// made with an access token. Shared (`Arc`), as
+    /// [`ApiKeyStore::find_by_digest`](crate::ApiKeyStore::find_by_digest).
     async fn find_access_token(
         &self,
         digest: &Digest,
-    ) -> Result<Option<AccessTokenRecord>, StoreError>;
+    ) -> Result<Option<Arc<AccessTokenRecord>>, StoreError>;
+
+    /// [`find_access_token`](Self::find_access_token) answered at once by a
+    /// store that never waits; `None` (the default) means "ask
+    /// `find_access_token`". See
+    /// [`ApiKeyStore::find_by_digest_now`](crate::ApiKeyStore::find_by_digest_now).
+    fn find_access_token_now(
+        &self,
+        digest: &Digest,
+    ) -> Option<Result<Option<Arc<AccessTokenRecord>>, StoreError>> {
+        let _ = digest;
+        None
+    }
 
     /// The refresh token with this digest.
     async fn find_refresh_token(

@@ -19,9 +19,9 @@ use super::{
     validate_redirect_uri,
 };
 use crate::{
-    AccessToken, Actor, AuditEvent, AuditEventKind, AuditSink, AuthError, AuthMethod,
-    AuthorizationCode, ClientSecret, Clock, Digest, Principal, RefreshToken, Rejection, ScopeSet,
-    StoreError, SystemClock, TenantId,
+    AccessToken, Actor, AuditEvent, AuditEventKind, AuditSink, AuthError, AuthorizationCode,
+    ClientSecret, Clock, Digest, Principal, RefreshToken, Rejection, ScopeSet, StoreError,
+    SystemClock, TenantId,
     secret::{is_token_shape, random_token},
 };
 
@@ -950,9 +950,9 @@ impl AuthorizationServer {
         {
             return Ok(Introspection {
                 active: true,
-                scope: Some(a.scopes),
-                client_id: Some(a.client_id),
-                sub: Some(a.subject),
+                scope: Some(a.scopes.clone()),
+                client_id: Some(a.client_id.clone()),
+                sub: Some(a.subject.clone()),
                 exp: Some(a.expires_at.unix_timestamp()),
                 iat: Some(a.issued_at.unix_timestamp()),
                 token_type: Some("Bearer"),
@@ -995,20 +995,13 @@ impl AuthorizationServer {
             return Err(Rejection::Malformed.into());
         }
         let digest = self.digest(token);
-        let record = self
-            .grants
-            .find_access_token(&digest)
-            .await?
-            .ok_or(Rejection::Unknown)?;
+        let found = match self.grants.find_access_token_now(&digest) {
+            Some(found) => found,
+            None => self.grants.find_access_token(&digest).await,
+        };
+        let record = found?.ok_or(Rejection::Unknown)?;
         decide::verify_access_token(&record, &digest, tenant, required, self.clock.now())?;
-        Ok(Principal {
-            tenant: record.tenant,
-            subject: record.subject.into(),
-            scopes: record.scopes,
-            method: AuthMethod::AccessToken {
-                client_id: record.client_id,
-            },
-        })
+        Ok(Principal::access_token(record))
     }
 
     /// The server metadata of `tenant` (RFC 8414), served at

@@ -2,7 +2,7 @@
 
 use std::{
     net::IpAddr,
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use async_trait::async_trait;
@@ -27,7 +27,9 @@ use crate::{
 /// process exits.
 #[derive(Debug, Default)]
 pub struct MemoryApiKeyStore {
-    by_digest: DashMap<Digest, Box<ApiKeyRecord>, DigestHasherBuilder>,
+    /// Shared records: a lookup hands out the `Arc`, and a change replaces
+    /// the stored record (copy on write), so a reader keeps the snapshot it got.
+    by_digest: DashMap<Digest, Arc<ApiKeyRecord>, DigestHasherBuilder>,
     digest_by_id: DashMap<KeyId, Digest>,
     writer: Mutex<()>,
 }
@@ -64,7 +66,7 @@ impl MemoryApiKeyStore {
         if tenant.is_some_and(|t| entry.tenant != *t) {
             return None;
         }
-        Some(f(&mut entry))
+        Some(f(Arc::make_mut(&mut entry)))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -78,14 +80,8 @@ impl MemoryApiKeyStore {
                 "an API key with this id or digest exists",
             ));
         }
-        // Each record gets its own allocations of shared values (tenant,
-        // scopes, allowlist): authentications of different keys on different
-        // threads then never touch one reference count.
-        let mut stored = record.clone();
-        stored.tenant = record.tenant.detached();
-        stored.scopes = record.scopes.detached();
-        stored.ip_allowlist = record.ip_allowlist.detached();
-        self.by_digest.insert(record.digest, Box::new(stored));
+        self.by_digest
+            .insert(record.digest, Arc::new(record.clone()));
         self.digest_by_id.insert(record.id.clone(), record.digest);
         Ok(())
     }
@@ -98,8 +94,18 @@ impl ApiKeyStore for MemoryApiKeyStore {
         self.insert_locked(record)
     }
 
-    async fn find_by_digest(&self, digest: &Digest) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(self.by_digest.get(digest).map(|r| ApiKeyRecord::clone(&r)))
+    async fn find_by_digest(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+        Ok(self.by_digest.get(digest).map(|r| Arc::clone(&r)))
+    }
+
+    fn find_by_digest_now(
+        &self,
+        digest: &Digest,
+    ) -> Option<Result<Option<Arc<ApiKeyRecord>>, StoreError>> {
+        Some(Ok(self.by_digest.get(digest).map(|r| Arc::clone(&r))))
     }
 
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -240,18 +246,6 @@ struct Family {
     refresh: Vec<Digest>,
 }
 
-/// A copy of `t` with its own allocations of values shared between tokens
-/// (tenant, client, scopes), so that validating different tokens on
-/// different threads never touches one reference count.
-fn detached_access(t: &AccessTokenRecord) -> AccessTokenRecord {
-    AccessTokenRecord {
-        tenant: t.tenant.detached(),
-        client_id: t.client_id.detached(),
-        scopes: t.scopes.detached(),
-        ..t.clone()
-    }
-}
-
 /// An in-memory [`GrantStore`], safe under concurrent use.
 ///
 /// Codes and tokens live in sharded maps keyed by digest (validation of
@@ -264,7 +258,7 @@ fn detached_access(t: &AccessTokenRecord) -> AccessTokenRecord {
 #[derive(Debug, Default)]
 pub struct MemoryGrantStore {
     codes: DashMap<Digest, Box<AuthorizationCodeRecord>, DigestHasherBuilder>,
-    access: DashMap<Digest, Box<AccessTokenRecord>, DigestHasherBuilder>,
+    access: DashMap<Digest, Arc<AccessTokenRecord>, DigestHasherBuilder>,
     refresh: DashMap<Digest, Box<RefreshTokenRecord>, DigestHasherBuilder>,
     families: DashMap<FamilyId, Family>,
 }
@@ -282,10 +276,8 @@ impl MemoryGrantStore {
 
     /// Stores tokens into `family`, whose entry lock the caller holds.
     fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
-        self.access.insert(
-            tokens.access.digest,
-            Box::new(detached_access(tokens.access)),
-        );
+        self.access
+            .insert(tokens.access.digest, Arc::new(tokens.access.clone()));
         family.access.push(tokens.access.digest);
         if let Some(r) = tokens.refresh {
             self.refresh.insert(r.digest, Box::new(r.clone()));
@@ -362,11 +354,15 @@ impl GrantStore for MemoryGrantStore {
     async fn find_access_token(
         &self,
         digest: &Digest,
-    ) -> Result<Option<AccessTokenRecord>, StoreError> {
-        Ok(self
-            .access
-            .get(digest)
-            .map(|t| AccessTokenRecord::clone(&t)))
+    ) -> Result<Option<Arc<AccessTokenRecord>>, StoreError> {
+        Ok(self.access.get(digest).map(|t| Arc::clone(&t)))
+    }
+
+    fn find_access_token_now(
+        &self,
+        digest: &Digest,
+    ) -> Option<Result<Option<Arc<AccessTokenRecord>>, StoreError>> {
+        Some(Ok(self.access.get(digest).map(|t| Arc::clone(&t))))
     }
 
     async fn find_refresh_token(
@@ -424,7 +420,7 @@ impl GrantStore for MemoryGrantStore {
             if let Some(mut t) = self.access.get_mut(d)
                 && t.revoked_at.is_none()
             {
-                t.revoked_at = Some(at);
+                Arc::make_mut(&mut t).revoked_at = Some(at);
                 n += 1;
             }
         }
@@ -446,7 +442,7 @@ impl GrantStore for MemoryGrantStore {
     ) -> Result<bool, StoreError> {
         Ok(match self.access.get_mut(digest) {
             Some(mut t) if t.revoked_at.is_none() => {
-                t.revoked_at = Some(at);
+                Arc::make_mut(&mut t).revoked_at = Some(at);
                 true
             }
             _ => false,

@@ -53,10 +53,17 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
                 "ApiKeyStore::find_by_digest",
                 store.find_by_digest(&r.digest).await
             )
-            .as_ref(),
+            .as_deref(),
             Some(r),
             "store conformance: ApiKeyStore::find_by_digest must find the record, in any tenant"
         );
+        if let Some(now) = store.find_by_digest_now(&r.digest) {
+            assert_eq!(
+                ok("ApiKeyStore::find_by_digest_now", now).as_deref(),
+                Some(r),
+                "store conformance: ApiKeyStore::find_by_digest_now must agree with find_by_digest"
+            );
+        }
     }
     assert_eq!(
         ok("ApiKeyStore::get", store.get(&b, &a1.id).await),
@@ -72,7 +79,8 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
         ok(
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(&digest()).await
-        ),
+        )
+        .as_deref(),
         None,
         "store conformance: ApiKeyStore::find_by_digest of an unknown digest must be None"
     );
@@ -80,7 +88,8 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
         ok(
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(&other_version(&a1.digest)).await
-        ),
+        )
+        .as_deref(),
         None,
         "store conformance: ApiKeyStore::find_by_digest must match the digest version too"
     );
@@ -180,7 +189,7 @@ async fn revoke<S: ApiKeyStore + ?Sized>(store: &S) {
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(&k.digest).await
         )
-        .as_ref(),
+        .as_deref(),
         Some(&revoked),
         "store conformance: after ApiKeyStore::revoke, lookups by digest must see revoked_at"
     );
@@ -248,7 +257,7 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(&successor.digest).await
         )
-        .as_ref(),
+        .as_deref(),
         Some(&successor)
     );
 

@@ -232,12 +232,12 @@ macro_rules! impl_sql_stores {
                 async fn find_by_digest(
                     &self,
                     digest: &Digest,
-                ) -> Result<Option<ApiKeyRecord>, StoreError> {
+                ) -> Result<Option<std::sync::Arc<ApiKeyRecord>>, StoreError> {
                     by_digest::<ApiKeyRow>(q::API_KEY_BY_DIGEST, digest)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db_error)?
-                        .map(ApiKeyRow::into_record)
+                        .map(|row| row.into_record().map(std::sync::Arc::new))
                         .transpose()
                 }
 
@@ -478,12 +478,12 @@ macro_rules! impl_sql_stores {
                 async fn find_access_token(
                     &self,
                     digest: &Digest,
-                ) -> Result<Option<AccessTokenRecord>, StoreError> {
+                ) -> Result<Option<std::sync::Arc<AccessTokenRecord>>, StoreError> {
                     by_digest::<AccessTokenRow>(q::ACCESS_TOKEN_BY_DIGEST, digest)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db_error)?
-                        .map(AccessTokenRow::into_record)
+                        .map(|row| row.into_record().map(std::sync::Arc::new))
                         .transpose()
                 }
 
