@@ -174,6 +174,25 @@ impl ScopeSet {
         other.0.iter().all(|s| self.contains(s))
     }
 
+    /// An equal set that shares `known`'s allocations: `known` itself when
+    /// the two are equal, else each scope that `known` holds. Records issued
+    /// from one client's grants then point at a few shared scope sets that
+    /// stay in cache, instead of each at its own copies.
+    pub(crate) fn interned_in(&self, known: &ScopeSet) -> ScopeSet {
+        if Arc::ptr_eq(&self.0, &known.0) || self == known {
+            return known.clone();
+        }
+        Self(
+            self.0
+                .iter()
+                .map(|s| match known.0.binary_search(s) {
+                    Ok(i) => known.0[i].clone(),
+                    Err(_) => s.clone(),
+                })
+                .collect(),
+        )
+    }
+
     /// Whether this set is a subset of `other` (`self ⊆ other`).
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
         other.contains_all(self)
@@ -281,6 +300,24 @@ impl<'de> Deserialize<'de> for Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interning_keeps_the_value_and_shares_allocations() {
+        let known: ScopeSet = "a:read b:read c:write".parse().unwrap();
+        let same: ScopeSet = "c:write a:read b:read".parse().unwrap();
+        let interned = same.interned_in(&known);
+        assert_eq!(interned, same);
+        assert!(Arc::ptr_eq(&interned.0, &known.0));
+
+        let subset: ScopeSet = "b:read x:y".parse().unwrap();
+        let interned = subset.interned_in(&known);
+        assert_eq!(interned, subset);
+        assert!(
+            Arc::ptr_eq(&interned.0[0].0, &known.0[1].0),
+            "b:read shared"
+        );
+        assert_eq!(interned.0[1].as_str(), "x:y");
+    }
 
     fn set(s: &str) -> ScopeSet {
         s.parse().unwrap()

@@ -241,7 +241,7 @@ async fn two_instances_rotate_a_refresh_token_once() {
         let mut rotated = 0;
         for t in tasks {
             match t.await.unwrap() {
-                RotateRefresh::Rotated(_) => rotated += 1,
+                RotateRefresh::Rotated => rotated += 1,
                 RotateRefresh::AlreadyRotated(_) => {}
                 other => panic!("unexpected {other:?}"),
             }

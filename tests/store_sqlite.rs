@@ -550,7 +550,7 @@ async fn two_pools_on_one_file_exchange_a_code_once() {
     let mut consumed = 0;
     for t in tasks {
         match t.await.unwrap() {
-            ConsumeCode::Consumed(_) => consumed += 1,
+            ConsumeCode::Consumed => consumed += 1,
             ConsumeCode::AlreadyConsumed(_) => {}
             other => panic!("unexpected {other:?}"),
         }

@@ -32,12 +32,12 @@ pub(crate) struct AuthorizePolicy<'a> {
 
 /// A parsed authorization request whose client is still to be looked up.
 #[derive(Debug, Clone)]
-pub struct AuthorizationRequest {
-    params: Params,
+pub struct AuthorizationRequest<'a> {
+    params: Params<'a>,
     client_id: ClientId,
 }
 
-impl AuthorizationRequest {
+impl<'a> AuthorizationRequest<'a> {
     /// Parses the query string of `GET /oauth/authorize` (or the consent
     /// form's body, which repeats it).
     ///
@@ -46,7 +46,7 @@ impl AuthorizationRequest {
     /// [`AuthorizeError::NoRedirect`] when the query is oversized, or
     /// `client_id` is missing, malformed or repeated, or `redirect_uri` is
     /// repeated.
-    pub fn parse(query: &str) -> Result<Self, AuthorizeError> {
+    pub fn parse(query: &'a str) -> Result<Self, AuthorizeError> {
         let params = Params::parse(query).map_err(AuthorizeError::NoRedirect)?;
         params
             .get("redirect_uri")
@@ -149,6 +149,8 @@ impl AuthorizationRequest {
                 "scope not allowed for this client: {not_allowed}"
             )))));
         }
+        // Every record this grant leads to shares the client's scope strings.
+        let scopes = scopes.interned_in(&client.allowed_scopes);
         let challenge = p.get("code_challenge").map_err(redirect)?.ok_or_else(|| {
             redirect(OAuthError::invalid_request(
                 "code_challenge required (PKCE)",
@@ -174,7 +176,8 @@ impl AuthorizationRequest {
             ))
         })?;
         Ok(ValidatedAuthorization {
-            tenant: tenant.clone(),
+            // The client's own (equal) tenant value, shared by its records.
+            tenant: client.tenant.clone(),
             client: client.info(),
             redirect_uri,
             redirect_uri_sent: sent.is_some(),

@@ -141,8 +141,8 @@ pub struct RefreshTokenRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConsumeCode {
-    /// Consumed by this call; the record before consumption.
-    Consumed(Box<AuthorizationCodeRecord>),
+    /// Consumed by this call (and the tokens stored).
+    Consumed,
     /// Consumed earlier: a replay. The record (with its `consumed_at`).
     AlreadyConsumed(Box<AuthorizationCodeRecord>),
     /// No such code.
@@ -156,8 +156,8 @@ pub enum ConsumeCode {
 #[non_exhaustive]
 pub enum RotateRefresh {
     /// Rotated by this call: the old token is marked used and the new tokens
-    /// stored. Holds the old record as it was.
-    Rotated(Box<RefreshTokenRecord>),
+    /// stored.
+    Rotated,
     /// The token was already used: a reuse. Nothing was stored.
     AlreadyRotated(Box<RefreshTokenRecord>),
     /// The token or its family is revoked. Nothing was stored.
@@ -199,11 +199,12 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
     /// Stores a new authorization code.
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
 
-    /// The code with this digest (consumed or not).
+    /// The code with this digest (consumed or not). Shared (`Arc`), as
+    /// every lookup of this trait.
     async fn find_code(
         &self,
         digest: &Digest,
-    ) -> Result<Option<AuthorizationCodeRecord>, StoreError>;
+    ) -> Result<Option<Arc<AuthorizationCodeRecord>>, StoreError>;
 
     /// Atomically: if the code with this digest is not consumed, mark it
     /// consumed at `at` **and** store `tokens` (in the code's family);
@@ -246,7 +247,7 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
     async fn find_refresh_token(
         &self,
         digest: &Digest,
-    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError>;
 
     /// Atomically: if the refresh token `old` exists, is unused and neither it
     /// nor its family is revoked, mark it used at `at` and store `new` (same

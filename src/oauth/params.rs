@@ -9,13 +9,14 @@ pub const MAX_PARAMS: usize = 32;
 /// The longest parameter value accepted, in bytes.
 pub const MAX_PARAM_LEN: usize = 4096;
 
-/// Parsed `application/x-www-form-urlencoded` parameters.
+/// Parsed `application/x-www-form-urlencoded` parameters, borrowed from the
+/// input unless a name or value had to be decoded.
 #[derive(Clone, Default)]
-pub(crate) struct Params {
-    pairs: Vec<(String, String)>,
+pub(crate) struct Params<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl std::fmt::Debug for Params {
+impl std::fmt::Debug for Params<'_> {
     /// Names only: values carry secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
@@ -24,15 +25,15 @@ impl std::fmt::Debug for Params {
     }
 }
 
-impl Params {
+impl<'a> Params<'a> {
     /// Parses a query string or form body.
     ///
     /// # Errors
     ///
     /// `invalid_request` for more than [`MAX_PARAMS`] parameters or a value
     /// longer than [`MAX_PARAM_LEN`].
-    pub(crate) fn parse(input: &str) -> Result<Self, OAuthError> {
-        let mut pairs = Vec::new();
+    pub(crate) fn parse(input: &'a str) -> Result<Self, OAuthError> {
+        let mut pairs = Vec::with_capacity(8);
         for (k, v) in form_urlencoded::parse(input.as_bytes()) {
             if pairs.len() == MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
@@ -40,7 +41,7 @@ impl Params {
             if v.len() > MAX_PARAM_LEN || k.len() > 64 {
                 return Err(OAuthError::invalid_request("a parameter is too long"));
             }
-            pairs.push((k.into_owned(), v.into_owned()));
+            pairs.push((k, v));
         }
         Ok(Self { pairs })
     }
@@ -59,7 +60,7 @@ impl Params {
                         "parameter {name} is repeated"
                     ))));
                 }
-                found = Some(v.as_str());
+                found = Some(v.as_ref());
             }
         }
         Ok(found)
@@ -79,18 +80,13 @@ impl Params {
                 && self.pairs[..i]
                     .iter()
                     .any(|(k2, v2)| k2 == k && !v2.is_empty()))
-            .then_some(k.as_str())
+            .then_some(k.as_ref())
         })
     }
 }
 
 /// Appends `pairs` to `uri`'s query, form-encoded.
 pub(crate) fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
-    }
-    let query = ser.finish();
     let sep = if !uri.contains('?') {
         "?"
     } else if uri.ends_with('?') || uri.ends_with('&') {
@@ -98,7 +94,19 @@ pub(crate) fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     } else {
         "&"
     };
-    format!("{uri}{sep}{query}")
+    let len = uri.len()
+        + 1
+        + pairs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    let mut out = String::with_capacity(len);
+    out.push_str(uri);
+    out.push_str(sep);
+    let start = out.len();
+    form_urlencoded::Serializer::for_suffix(out, start)
+        .extend_pairs(pairs)
+        .finish()
 }
 
 #[cfg(test)]

@@ -416,6 +416,7 @@ impl AuthorizationServer {
                 "subject must be 1 to 256 bytes",
             ));
         }
+        let approved = &approved.interned_in(&request.scopes);
         let now = self.clock.now();
         let code = AuthorizationCode::new(random_token(CODE_PREFIX));
         let record = AuthorizationCodeRecord {
@@ -513,7 +514,7 @@ impl AuthorizationServer {
         &self,
         tenant: &TenantId,
         client: &OAuthClient,
-        params: &Params,
+        params: &Params<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let code = params.require("code")?;
         let verifier = crate::PkceVerifier::new(params.get("code_verifier")?.ok_or_else(|| {
@@ -558,7 +559,7 @@ impl AuthorizationServer {
             refresh: Some(&refresh),
         };
         match self.grants.consume_code(&digest, now, tokens).await? {
-            ConsumeCode::Consumed(_) => {}
+            ConsumeCode::Consumed => {}
             ConsumeCode::AlreadyConsumed(r) => {
                 return Err(self.code_replayed(&r, client, now).await?);
             }
@@ -592,7 +593,7 @@ impl AuthorizationServer {
         &self,
         tenant: &TenantId,
         client: &OAuthClient,
-        params: &Params,
+        params: &Params<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let token = params.require("refresh_token")?;
         let requested = params
@@ -645,10 +646,10 @@ impl AuthorizationServer {
                 }
             } else {
                 match self.grants.rotate_refresh(&digest, tokens, now).await? {
-                    RotateRefresh::Rotated(_) => true,
+                    RotateRefresh::Rotated => true,
                     RotateRefresh::AlreadyRotated(r) => {
                         // Lost a race: decide again on the rotated record.
-                        record = *r;
+                        record = Arc::from(r);
                         continue;
                     }
                     RotateRefresh::Revoked => false,
@@ -758,6 +759,7 @@ impl AuthorizationServer {
         now: OffsetDateTime,
         family_expires_at: Option<OffsetDateTime>,
     ) -> (TokenResponse, AccessTokenRecord, RefreshTokenRecord) {
+        let access_scopes = &access_scopes.interned_in(family_scopes);
         let access_ttl = client
             .access_token_ttl
             .unwrap_or(self.config.access_token_ttl);
@@ -808,7 +810,7 @@ impl AuthorizationServer {
         &self,
         tenant: &TenantId,
         authorization: Option<&str>,
-        params: &Params,
+        params: &Params<'_>,
     ) -> Result<OAuthClient, OAuthError> {
         let creds = client_credentials(authorization, params)?;
         let client = self.clients.get(tenant, &creds.client_id).await?;
@@ -965,9 +967,9 @@ impl AuthorizationServer {
         {
             return Ok(Introspection {
                 active: true,
-                scope: Some(r.scopes),
-                client_id: Some(r.client_id),
-                sub: Some(r.subject),
+                scope: Some(r.scopes.clone()),
+                client_id: Some(r.client_id.clone()),
+                sub: Some(r.subject.clone()),
                 exp: Some(r.expires_at.unix_timestamp()),
                 iat: Some(r.issued_at.unix_timestamp()),
                 // Refresh tokens have no RFC 6749 §7.1 token type.

@@ -59,7 +59,7 @@ pub(crate) struct ClientCredentials {
 /// public client).
 pub(crate) fn client_credentials(
     authorization: Option<&str>,
-    params: &Params,
+    params: &Params<'_>,
 ) -> Result<ClientCredentials, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;

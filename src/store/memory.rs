@@ -257,9 +257,9 @@ struct Family {
 /// other.
 #[derive(Debug, Default)]
 pub struct MemoryGrantStore {
-    codes: DashMap<Digest, Box<AuthorizationCodeRecord>, DigestHasherBuilder>,
+    codes: DashMap<Digest, Arc<AuthorizationCodeRecord>, DigestHasherBuilder>,
     access: DashMap<Digest, Arc<AccessTokenRecord>, DigestHasherBuilder>,
-    refresh: DashMap<Digest, Box<RefreshTokenRecord>, DigestHasherBuilder>,
+    refresh: DashMap<Digest, Arc<RefreshTokenRecord>, DigestHasherBuilder>,
     families: DashMap<FamilyId, Family>,
 }
 
@@ -280,7 +280,7 @@ impl MemoryGrantStore {
             .insert(tokens.access.digest, Arc::new(tokens.access.clone()));
         family.access.push(tokens.access.digest);
         if let Some(r) = tokens.refresh {
-            self.refresh.insert(r.digest, Box::new(r.clone()));
+            self.refresh.insert(r.digest, Arc::new(r.clone()));
             family.refresh.push(r.digest);
         }
     }
@@ -294,7 +294,7 @@ impl GrantStore for MemoryGrantStore {
                 "an authorization code with this digest exists",
             )),
             dashmap::Entry::Vacant(v) => {
-                v.insert(Box::new(code.clone()));
+                v.insert(Arc::new(code.clone()));
                 Ok(())
             }
         }
@@ -303,11 +303,8 @@ impl GrantStore for MemoryGrantStore {
     async fn find_code(
         &self,
         digest: &Digest,
-    ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
-        Ok(self
-            .codes
-            .get(digest)
-            .map(|c| AuthorizationCodeRecord::clone(&c)))
+    ) -> Result<Option<Arc<AuthorizationCodeRecord>>, StoreError> {
+        Ok(self.codes.get(digest).map(|c| Arc::clone(&c)))
     }
 
     async fn consume_code(
@@ -324,19 +321,19 @@ impl GrantStore for MemoryGrantStore {
         if family.revoked_at.is_some() {
             return Ok(ConsumeCode::FamilyRevoked);
         }
-        let before = {
+        {
             let Some(mut code) = self.codes.get_mut(digest) else {
                 return Ok(ConsumeCode::Unknown);
             };
             if code.consumed_at.is_some() {
-                return Ok(ConsumeCode::AlreadyConsumed(code.clone()));
+                return Ok(ConsumeCode::AlreadyConsumed(Box::new(
+                    AuthorizationCodeRecord::clone(&code),
+                )));
             }
-            let before = code.clone();
-            code.consumed_at = Some(at);
-            before
-        };
+            Arc::make_mut(&mut code).consumed_at = Some(at);
+        }
         self.insert_into(&mut family, tokens);
-        Ok(ConsumeCode::Consumed(before))
+        Ok(ConsumeCode::Consumed)
     }
 
     async fn insert_tokens(&self, tokens: NewTokens<'_>) -> Result<InsertTokens, StoreError> {
@@ -368,11 +365,8 @@ impl GrantStore for MemoryGrantStore {
     async fn find_refresh_token(
         &self,
         digest: &Digest,
-    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        Ok(self
-            .refresh
-            .get(digest)
-            .map(|t| RefreshTokenRecord::clone(&t)))
+    ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError> {
+        Ok(self.refresh.get(digest).map(|t| Arc::clone(&t)))
     }
 
     async fn rotate_refresh(
@@ -390,7 +384,7 @@ impl GrantStore for MemoryGrantStore {
         }
         // Mark the old token used; the guard is dropped before inserting into
         // the same map.
-        let before = {
+        {
             let Some(mut token) = self.refresh.get_mut(old) else {
                 return Ok(RotateRefresh::Unknown);
             };
@@ -398,14 +392,14 @@ impl GrantStore for MemoryGrantStore {
                 return Ok(RotateRefresh::Revoked);
             }
             if token.rotated_at.is_some() {
-                return Ok(RotateRefresh::AlreadyRotated(token.clone()));
+                return Ok(RotateRefresh::AlreadyRotated(Box::new(
+                    RefreshTokenRecord::clone(&token),
+                )));
             }
-            let before = token.clone();
-            token.rotated_at = Some(at);
-            before
-        };
+            Arc::make_mut(&mut token).rotated_at = Some(at);
+        }
         self.insert_into(&mut family, new);
-        Ok(RotateRefresh::Rotated(before))
+        Ok(RotateRefresh::Rotated)
     }
 
     async fn revoke_family(
@@ -428,7 +422,7 @@ impl GrantStore for MemoryGrantStore {
             if let Some(mut t) = self.refresh.get_mut(d)
                 && t.revoked_at.is_none()
             {
-                t.revoked_at = Some(at);
+                Arc::make_mut(&mut t).revoked_at = Some(at);
                 n += 1;
             }
         }

@@ -43,7 +43,7 @@ async fn find_code<S: GrantStore + ?Sized>(
     store: &S,
     d: &Digest,
 ) -> Option<AuthorizationCodeRecord> {
-    ok("GrantStore::find_code", store.find_code(d).await)
+    ok("GrantStore::find_code", store.find_code(d).await).map(Arc::unwrap_or_clone)
 }
 
 async fn find_access<S: GrantStore + ?Sized>(store: &S, d: &Digest) -> Option<AccessTokenRecord> {
@@ -66,6 +66,7 @@ async fn find_refresh<S: GrantStore + ?Sized>(store: &S, d: &Digest) -> Option<R
         "GrantStore::find_refresh_token",
         store.find_refresh_token(d).await,
     )
+    .map(Arc::unwrap_or_clone)
 }
 
 async fn insert<S: GrantStore + ?Sized>(store: &S, t: NewTokens<'_>) {
@@ -142,7 +143,7 @@ async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
                 .consume_code(&c.digest, at(10), tokens(&a1, Some(&r1)))
                 .await
         ),
-        ConsumeCode::Consumed(Box::new(c.clone())),
+        ConsumeCode::Consumed,
         "store conformance: GrantStore::consume_code must say Consumed with the record as it was"
     );
     let consumed = AuthorizationCodeRecord {
@@ -218,7 +219,7 @@ async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
                 .consume_code(&c2.digest, at(10), tokens(&a4, None))
                 .await
         ),
-        ConsumeCode::Consumed(_)
+        ConsumeCode::Consumed
     ));
     assert_eq!(find_access(store, &a4.digest).await.as_ref(), Some(&a4));
 }
@@ -399,7 +400,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
                 .rotate_refresh(&r1.digest, tokens(&a2, Some(&r2)), at(60))
                 .await
         ),
-        RotateRefresh::Rotated(Box::new(r1.clone())),
+        RotateRefresh::Rotated,
         "store conformance: GrantStore::rotate_refresh must say Rotated with the old record as \
          it was"
     );
@@ -451,7 +452,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
                 .rotate_refresh(&r2.digest, tokens(&a3, Some(&r3)), at(180))
                 .await
         ),
-        RotateRefresh::Rotated(_)
+        RotateRefresh::Rotated
     ));
 
     // Unknown.
@@ -577,7 +578,7 @@ async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
                 )
                 .await
         ),
-        ConsumeCode::Consumed(_)
+        ConsumeCode::Consumed
     ));
     // An expired consumed code whose family's refresh tokens are revoked → gone.
     let dead_family = family();
@@ -711,7 +712,7 @@ async fn races<S: GrantStore + ?Sized>(store: Arc<S>) {
     })
     .await;
     let winners: Vec<usize> = (0..RACERS)
-        .filter(|i| matches!(outcomes[*i], ConsumeCode::Consumed(_)))
+        .filter(|i| matches!(outcomes[*i], ConsumeCode::Consumed))
         .collect();
     assert_eq!(
         winners.len(),
@@ -757,7 +758,7 @@ async fn races<S: GrantStore + ?Sized>(store: Arc<S>) {
     })
     .await;
     let winners: Vec<usize> = (0..RACERS)
-        .filter(|i| matches!(outcomes[*i], RotateRefresh::Rotated(_)))
+        .filter(|i| matches!(outcomes[*i], RotateRefresh::Rotated))
         .collect();
     assert_eq!(
         winners.len(),

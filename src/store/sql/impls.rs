@@ -409,12 +409,12 @@ macro_rules! impl_sql_stores {
                 async fn find_code(
                     &self,
                     digest: &Digest,
-                ) -> Result<Option<AuthorizationCodeRecord>, StoreError> {
+                ) -> Result<Option<std::sync::Arc<AuthorizationCodeRecord>>, StoreError> {
                     by_digest::<CodeRow>(q::CODE_BY_DIGEST, digest)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db_error)?
-                        .map(CodeRow::into_record)
+                        .map(|row| row.into_record().map(std::sync::Arc::new))
                         .transpose()
                 }
 
@@ -442,7 +442,7 @@ macro_rules! impl_sql_stores {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db_error)?;
-                    let Some(consumed) = consumed else {
+                    if consumed.is_none() {
                         // Consumed before (re-read under the family lock), or purged.
                         let current = by_digest::<CodeRow>(q::CODE_BY_DIGEST, digest)
                             .fetch_optional(&mut *tx)
@@ -454,11 +454,9 @@ macro_rules! impl_sql_stores {
                             None => ConsumeCode::Unknown,
                         });
                     };
-                    let mut before = consumed.into_record()?;
-                    before.consumed_at = None;
                     insert_new_tokens(&mut tx, tokens).await?;
                     commit(tx).await?;
-                    Ok(ConsumeCode::Consumed(Box::new(before)))
+                    Ok(ConsumeCode::Consumed)
                 }
 
                 async fn insert_tokens(
@@ -490,12 +488,12 @@ macro_rules! impl_sql_stores {
                 async fn find_refresh_token(
                     &self,
                     digest: &Digest,
-                ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+                ) -> Result<Option<std::sync::Arc<RefreshTokenRecord>>, StoreError> {
                     by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_DIGEST, digest)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db_error)?
-                        .map(RefreshTokenRow::into_record)
+                        .map(|row| row.into_record().map(std::sync::Arc::new))
                         .transpose()
                 }
 
@@ -523,7 +521,7 @@ macro_rules! impl_sql_stores {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db_error)?;
-                    let Some(rotated) = rotated else {
+                    if rotated.is_none() {
                         // Used or revoked before (re-read under the family lock), or purged.
                         let current = by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_DIGEST, old)
                             .fetch_optional(&mut *tx)
@@ -540,11 +538,9 @@ macro_rules! impl_sql_stores {
                             _ => RotateRefresh::Unknown,
                         });
                     };
-                    let mut before = rotated.into_record()?;
-                    before.rotated_at = None;
                     insert_new_tokens(&mut tx, new).await?;
                     commit(tx).await?;
-                    Ok(RotateRefresh::Rotated(Box::new(before)))
+                    Ok(RotateRefresh::Rotated)
                 }
 
                 async fn revoke_family(
