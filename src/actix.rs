@@ -68,13 +68,39 @@ use crate::{
     http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
 };
 
+/// The header names the library reads, as `HeaderName`s: actix's
+/// `HeaderMap::get(&str)` would parse (and, for a non-standard name such as
+/// `X-Tenant-Id`, allocate) the name on every call.
+fn known_name(name: &str) -> Option<HeaderName> {
+    use actix_web::http::header;
+    Some(match name {
+        "authorization" => header::AUTHORIZATION,
+        super::http::TENANT_HEADER | "x-tenant-id" => HeaderName::from_static("x-tenant-id"),
+        "host" => header::HOST,
+        "content-type" => header::CONTENT_TYPE,
+        "forwarded" => header::FORWARDED,
+        "x-forwarded-for" => header::X_FORWARDED_FOR,
+        _ => return None,
+    })
+}
+
 impl HeaderSource for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| v.to_str().ok())
+        match known_name(name) {
+            Some(known) => self.get(known),
+            None => self.get(name),
+        }
+        .and_then(|v| v.to_str().ok())
     }
 
     fn header_values(&self, name: &str) -> Vec<&str> {
-        self.get_all(name).filter_map(|v| v.to_str().ok()).collect()
+        match known_name(name) {
+            Some(known) => self
+                .get_all(known)
+                .filter_map(|v| v.to_str().ok())
+                .collect(),
+            None => self.get_all(name).filter_map(|v| v.to_str().ok()).collect(),
+        }
     }
 
     fn headers_len(&self) -> usize {

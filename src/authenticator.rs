@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::{
-    ApiKeys, AuthError, AuthRequest, Principal, Rejection, ScopeSet, TenantId, http,
+    ApiKeys, AuthError, AuthRequest, Principal, ScopeSet, TenantId, http,
     oauth::{ACCESS_TOKEN_PREFIX, AuthorizationServer},
     secret::is_token_shape,
 };
@@ -79,18 +79,8 @@ impl Authenticator {
     ) -> Result<Principal, AuthError> {
         let token = http::bearer_token(request.authorization)?;
         let tenant = http::tenant_name_from_header(request.tenant)?;
-        match &self.oauth {
-            Some(oauth) if is_token_shape(token, ACCESS_TOKEN_PREFIX) => {
-                // Access tokens are rarer on this path; they take the owned tenant.
-                let tenant = TenantId::parse(tenant).map_err(|_| Rejection::InvalidTenant)?;
-                oauth.validate_access_token(token, &tenant, required).await
-            }
-            _ => {
-                self.api_keys
-                    .authenticate_in(token, tenant, request.client_ip, required)
-                    .await
-            }
-        }
+        self.authenticate_in(token, tenant, request.client_ip, required)
+            .await
     }
 
     /// Verifies a bearer token already taken from its header.
@@ -105,13 +95,27 @@ impl Authenticator {
         client_ip: Option<IpAddr>,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
+        self.authenticate_in(token, tenant.as_str(), client_ip, required)
+            .await
+    }
+
+    /// [`Authenticator::authenticate_token`] for a validated tenant name.
+    pub(crate) async fn authenticate_in(
+        &self,
+        token: &str,
+        tenant: &str,
+        client_ip: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Result<Principal, AuthError> {
         match &self.oauth {
             Some(oauth) if is_token_shape(token, ACCESS_TOKEN_PREFIX) => {
-                oauth.validate_access_token(token, tenant, required).await
+                oauth
+                    .validate_access_token_in(token, tenant, required)
+                    .await
             }
             _ => {
                 self.api_keys
-                    .authenticate_key(token, tenant, client_ip, required)
+                    .authenticate_in(token, tenant, client_ip, required)
                     .await
             }
         }

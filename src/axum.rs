@@ -38,6 +38,7 @@ use std::{
     marker::PhantomData,
     net::SocketAddr,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -194,8 +195,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            auth: self.auth.clone(),
-            required: self.required.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }
@@ -204,8 +204,8 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Debug, Clone)]
 pub struct AuthService<S> {
     inner: S,
-    auth: HttpAuth,
-    required: ScopeSet,
+    /// One shared handle: a request clones one reference count, not two.
+    layer: Arc<AuthLayer>,
 }
 
 impl<S> tower::Service<Request> for AuthService<S>
@@ -225,11 +225,14 @@ where
         // The clone that was polled ready is the one we call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let auth = self.auth.clone();
-        let required = self.required.clone();
+        let layer = Arc::clone(&self.layer);
         Box::pin(async move {
             let peer = peer(req.extensions());
-            match auth.authenticate(req.headers(), peer, &required).await {
+            match layer
+                .auth
+                .authenticate(req.headers(), peer, &layer.required)
+                .await
+            {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
                     inner.call(req).await

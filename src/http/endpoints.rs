@@ -217,11 +217,12 @@ impl HttpAuth {
         }
         let token = super::bearer_token(headers.header("authorization"))
             .map_err(|r| rejection_response(&r))?;
+        // The validated name, read from the header without allocating.
         let tenant = self
             .inner
             .config
             .api_tenant
-            .resolve(headers)
+            .resolve_name(headers)
             .map_err(|r| rejection_response(&r))?;
         let ip = self.client_ip(headers, peer);
         // Fast path: with no failure in the last window, nothing can be
@@ -230,18 +231,20 @@ impl HttpAuth {
             .inner
             .throttle
             .as_ref()
-            .is_some_and(|t| !t.idle(Instant::now()));
-        if watching
-            && let Some(response) = self
-                .throttled(&subjects(ip, "bearer", token), Some(&tenant), ip)
-                .await
-        {
-            return Err(response);
+            .is_some_and(|t| !t.idle(Instant::now));
+        if watching {
+            let tenant = TenantId::parse(&tenant).ok();
+            // Boxed: a rare path, kept out of every request's future.
+            if let Some(response) =
+                Box::pin(self.throttled(&subjects(ip, "bearer", token), tenant.as_ref(), ip)).await
+            {
+                return Err(response);
+            }
         }
         let result = self
             .inner
             .authenticator
-            .authenticate_token(token, &tenant, ip, required)
+            .authenticate_in(token, &tenant, ip, required)
             .await;
         if let Err(crate::AuthError::Rejected(
             Rejection::Malformed

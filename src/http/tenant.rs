@@ -1,5 +1,7 @@
 //! Where a request's tenant comes from.
 
+use std::borrow::Cow;
+
 use super::HeaderSource;
 use crate::{Rejection, TenantId};
 
@@ -45,14 +47,32 @@ impl TenantSource {
     /// [`Rejection::MissingTenant`] when no source names one,
     /// [`Rejection::InvalidTenant`] when the named tenant is malformed.
     pub fn resolve(&self, headers: &impl HeaderSource) -> Result<TenantId, Rejection> {
+        let name = self.resolve_name(headers)?;
+        TenantId::parse(&name).map_err(|_| Rejection::InvalidTenant)
+    }
+
+    /// [`resolve`](Self::resolve) without an allocation for the `Header`
+    /// and `Fixed` sources: the validated tenant name.
+    pub(crate) fn resolve_name<'a>(
+        &'a self,
+        headers: &'a impl HeaderSource,
+    ) -> Result<Cow<'a, str>, Rejection> {
         self.find(headers).unwrap_or(Err(Rejection::MissingTenant))
     }
 
-    fn find(&self, headers: &impl HeaderSource) -> Option<Result<TenantId, Rejection>> {
+    fn find<'a>(
+        &'a self,
+        headers: &'a impl HeaderSource,
+    ) -> Option<Result<Cow<'a, str>, Rejection>> {
+        let valid = |name: Cow<'a, str>| {
+            crate::tenant::validate(&name)
+                .map(|()| name)
+                .map_err(|_| Rejection::InvalidTenant)
+        };
         match self {
-            Self::Header => match headers.header(super::TENANT_HEADER).map(str::trim) {
+            Self::Header => match headers.header(super::TENANT_HEADER).map(str::trim_ascii) {
                 None | Some("") => None,
-                Some(v) => Some(TenantId::parse(v).map_err(|_| Rejection::InvalidTenant)),
+                Some(v) => Some(valid(Cow::Borrowed(v))),
             },
             Self::HostLabel(suffix) => {
                 let host = headers.header("host")?;
@@ -68,9 +88,9 @@ impl TenantSource {
                 if label.is_empty() || label.contains('.') {
                     return None;
                 }
-                Some(TenantId::from_host_label(label).map_err(|_| Rejection::InvalidTenant))
+                Some(valid(Cow::Owned(label.to_owned())))
             }
-            Self::Fixed(t) => Some(Ok(t.clone())),
+            Self::Fixed(t) => Some(Ok(Cow::Borrowed(t.as_str()))),
             Self::FirstOf(sources) => sources.iter().find_map(|s| s.find(headers)),
         }
     }

@@ -134,13 +134,14 @@ impl Throttle {
     }
 
     /// Whether no failure was recorded within the last window: then nothing
-    /// can be blocked, and callers may skip the lookups (one atomic load).
-    pub(crate) fn idle(&self, now: Instant) -> bool {
+    /// can be blocked, and callers may skip the lookups (one atomic load;
+    /// the clock, `now`, is read only once some failure was recorded).
+    pub(crate) fn idle(&self, now: impl FnOnce() -> Instant) -> bool {
         let last = self.last_failure.load(Ordering::Relaxed);
         if last == 0 {
             return true;
         }
-        let since_origin = now.saturating_duration_since(self.origin).as_nanos();
+        let since_origin = now().saturating_duration_since(self.origin).as_nanos();
         since_origin.saturating_sub(u128::from(last)) > self.config.window.as_nanos()
     }
 
@@ -242,11 +243,11 @@ mod tests {
     fn idle_until_a_failure_and_again_a_window_later() {
         let t = Throttle::new(ThrottleConfig::default().with_window(Duration::from_secs(60)));
         let now = Instant::now();
-        assert!(t.idle(now));
+        assert!(t.idle(|| now));
         t.record_failure(&[ip("192.0.2.1")], now);
-        assert!(!t.idle(now));
-        assert!(!t.idle(now + Duration::from_secs(59)));
-        assert!(t.idle(now + Duration::from_secs(61)));
+        assert!(!t.idle(|| now));
+        assert!(!t.idle(|| now + Duration::from_secs(59)));
+        assert!(t.idle(|| now + Duration::from_secs(61)));
     }
 
     #[test]

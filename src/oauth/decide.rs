@@ -139,7 +139,7 @@ pub(crate) fn check_client(
 pub(crate) fn verify_access_token(
     token: &AccessTokenRecord,
     presented: &Digest,
-    tenant: &TenantId,
+    tenant: &str,
     required: &ScopeSet,
     now: OffsetDateTime,
 ) -> Result<(), Rejection> {

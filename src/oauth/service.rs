@@ -993,6 +993,18 @@ impl AuthorizationServer {
         tenant: &TenantId,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
+        self.validate_access_token_in(token, tenant.as_str(), required)
+            .await
+    }
+
+    /// [`AuthorizationServer::validate_access_token`] for a validated tenant
+    /// name (read from a header without allocating).
+    pub(crate) async fn validate_access_token_in(
+        &self,
+        token: &str,
+        tenant: &str,
+        required: &ScopeSet,
+    ) -> Result<Principal, AuthError> {
         if !is_token_shape(token, ACCESS_TOKEN_PREFIX) {
             return Err(Rejection::Malformed.into());
         }
