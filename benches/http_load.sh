@@ -6,7 +6,11 @@
 #
 #   benches/http_load.sh [SECONDS]      # seconds per variant, default 10
 #
-# Environment: BASE_PORT (default 18101), WRK_THREADS (2), WRK_CONNECTIONS (32),
+# Environment: PIN (default 1 on 2+ cores: the server runs on core 0 with one
+# worker thread per framework and wrk on core 1 with one thread, so that the
+# load generator does not compete with the server it measures; PIN=0 lets
+# both float over all cores), BASE_PORT (default 18101), WRK_THREADS (1 when
+# pinned, else 2), WRK_CONNECTIONS (32),
 # WARMUP (seconds of unrecorded load before each variant, default 2),
 # ROUNDS (default 1: with more, the variants are run round-robin that many
 # times and the median requests/s of each is reported),
@@ -15,7 +19,16 @@ set -euo pipefail
 
 SECONDS_PER_RUN="${1:-10}"
 BASE_PORT="${BASE_PORT:-18101}"
-WRK_THREADS="${WRK_THREADS:-2}"
+if [ "$(nproc)" -ge 2 ]; then PIN="${PIN:-1}"; else PIN=0; fi
+if [ "$PIN" = 1 ]; then
+    SERVER_CMD=(env HTTP_BENCH_WORKERS=1 taskset -c 0)
+    WRK=(taskset -c 1 wrk)
+    WRK_THREADS="${WRK_THREADS:-1}"
+else
+    SERVER_CMD=(env)
+    WRK=(wrk)
+    WRK_THREADS="${WRK_THREADS:-2}"
+fi
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-32}"
 WARMUP="${WARMUP:-2}"
 ROUNDS="${ROUNDS:-1}"
@@ -36,7 +49,7 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
 fi
 
 LOG="$(mktemp)"
-"$PEERS/target/release/http_bench" "$BASE_PORT" >"$LOG" 2>&1 &
+"${SERVER_CMD[@]}" "$PEERS/target/release/http_bench" "$BASE_PORT" >"$LOG" 2>&1 &
 SERVER=$!
 cleanup() {
     kill "$SERVER" 2>/dev/null || true
@@ -92,49 +105,65 @@ for v in "${VARIANTS[@]}"; do
     fi
 done
 
-declare -A RPS ALL
+# The server's CPU time (user + system, all threads) in clock ticks: what a
+# variant costs the server per request, whatever the load generator manages.
+TICKS_PER_S="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+declare -A RPS ALL CPU ALL_CPU
 for round in $(seq 1 "$ROUNDS"); do
     for v in "${VARIANTS[@]}"; do
         IFS='|' read -r name port token <<<"$v"
         mapfile -d '' H < <(headers "$token")
         url="http://127.0.0.1:$port/"
         if [ "$WARMUP" -gt 0 ]; then
-            wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" "${H[@]}" "$url" >/dev/null
+            "${WRK[@]}" -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" "${H[@]}" "$url" >/dev/null
         fi
-        out="$(wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${H[@]}" "$url")"
+        before="$(cpu_ticks)"
+        out="$("${WRK[@]}" -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${H[@]}" "$url")"
+        after="$(cpu_ticks)"
         if grep -q 'Non-2xx' <<<"$out"; then
             echo "$name: wrk saw non-2xx responses:" >&2
             echo "$out" >&2
             exit 1
         fi
         rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+        requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+        cpu_us="$(awk -v t="$((after - before))" -v hz="$TICKS_PER_S" -v n="$requests" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')"
         ALL[$name]="${ALL[$name]:-} $rps"
-        echo "round $round/$ROUNDS $name: $rps req/s" >&2
+        ALL_CPU[$name]="${ALL_CPU[$name]:-} $cpu_us"
+        echo "round $round/$ROUNDS $name: $rps req/s, server CPU $cpu_us us/request" >&2
     done
 done
 for v in "${VARIANTS[@]}"; do
     IFS='|' read -r name _ _ <<<"$v"
-    RPS[$name]="$(tr ' ' '\n' <<<"${ALL[$name]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
+    RPS[$name]="$(median <<<"${ALL[$name]}")"
+    CPU[$name]="$(median <<<"${ALL_CPU[$name]}")"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 meets() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "yes" : "NO" }'; }
 
 echo
-echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SECONDS_PER_RUN}s, median of $ROUNDS round(s), 127.0.0.1, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-printf '%-24s %12s %10s %16s %s\n' variant 'requests/s' 'vs no-auth' 'vs static bearer' 'target (>=0.90 / >=0.95)'
+pinning="server and wrk floating over $(nproc) cores"
+[ "$PIN" = 1 ] && pinning="server on core 0 (1 worker), wrk on core 1"
+echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SECONDS_PER_RUN}s, median of $ROUNDS round(s), 127.0.0.1, $pinning, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "capacity = requests per second of server CPU (1 / CPU per request): the throughput a"
+echo "server-bound deployment gets; the targets are judged on it, wrk's req/s shown as measured."
+printf '%-24s %10s %10s %10s %10s %12s %s\n' variant 'wrk req/s' 'CPU us/req' capacity 'vs no-auth' 'vs static' 'target (>=0.90 / >=0.95)'
 for v in "${VARIANTS[@]}"; do
     IFS='|' read -r name _ _ <<<"$v"
     fw="${name%%/*}"
-    rps="${RPS[$name]}"
-    vs_none="$(ratio "$rps" "${RPS[$fw/no-auth]}")"
+    capacity="$(awk -v c="${CPU[$name]}" 'BEGIN { printf "%.0f", 1e6 / c }')"
+    vs_none="$(ratio "${CPU[$fw/no-auth]}" "${CPU[$name]}")"
     vs_static="-"
     target=""
     case "$name" in
         */papyrus-*)
-            vs_static="$(ratio "$rps" "${RPS[$fw/static-bearer]}")"
+            vs_static="$(ratio "${CPU[$fw/static-bearer]}" "${CPU[$name]}")"
             target="$(meets "$vs_none" 0.90) / $(meets "$vs_static" 0.95)"
             ;;
     esac
-    printf '%-24s %12.0f %10s %16s %s\n' "$name" "$rps" "$vs_none" "$vs_static" "$target"
+    printf '%-24s %10.0f %10s %10s %10s %12s %s\n' "$name" "${RPS[$name]}" "${CPU[$name]}" "$capacity" "$vs_none" "$vs_static" "$target"
 done

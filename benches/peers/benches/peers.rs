@@ -194,8 +194,12 @@ fn bench(c: &mut Criterion) {
     let p_required: ScopeSet = "documents:read".parse().expect("scope");
     // Both sides must accept their sample.
     for t in &p_access {
-        block_on(papyrus.server.validate_access_token(t, &papyrus.tenant, &p_required))
-            .expect("papyrus token valid");
+        block_on(
+            papyrus
+                .server
+                .validate_access_token(t, &papyrus.tenant, &p_required),
+        )
+        .expect("papyrus token valid");
     }
     for t in &o_access {
         resource_flow(&mut issuer, &o_scopes)

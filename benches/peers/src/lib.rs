@@ -11,10 +11,16 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
+use axum::{Router, routing::get};
 use papyrus_auth::{
-    Actor, AuditSink, MemoryClientStore, MemoryGrantStore, TenantId,
-    oauth::{AuthorizationServer, ClientKind, CodeChallenge, NewClient, TokenRequest, TokenResponse},
+    Actor, ApiKeys, AuditSink, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
+    MemoryGrantStore, NewApiKey, TenantId, TracingAuditSink,
+    http::{HttpAuth, HttpAuthConfig, StaticUsers, TenantSource},
+    oauth::{
+        AuthorizationServer, ClientKind, CodeChallenge, NewClient, TokenRequest, TokenResponse,
+    },
 };
+use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 /// Polls `f` to completion with a no-op waker (copied from
 /// `benches/common/mod.rs`). The in-memory stores never wait, so this
@@ -107,7 +113,11 @@ impl PapyrusOAuth {
              &redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&code_verifier={VERIFIER}",
             self.client_id
         );
-        block_on(self.server.token(&self.tenant, &TokenRequest::new(None, &body))).expect("token")
+        block_on(
+            self.server
+                .token(&self.tenant, &TokenRequest::new(None, &body)),
+        )
+        .expect("token")
     }
 
     /// One refresh (rotation): returns the new refresh token.
@@ -116,11 +126,85 @@ impl PapyrusOAuth {
             "grant_type=refresh_token&refresh_token={refresh_token}&client_id={}",
             self.client_id
         );
-        let t = block_on(self.server.token(&self.tenant, &TokenRequest::new(None, &body)))
-            .expect("refresh");
-        t.refresh_token
-            .expect("rotated")
-            .expose_secret()
-            .to_owned()
+        let t = block_on(
+            self.server
+                .token(&self.tenant, &TokenRequest::new(None, &body)),
+        )
+        .expect("refresh");
+        t.refresh_token.expect("rotated").expose_secret().to_owned()
     }
+}
+
+/// The papyrus HTTP layer as `examples/common/demo.rs` builds it (tenant
+/// `acme` from the `X-Tenant-Id` header), with an API key and an access
+/// token of that tenant: `(auth, api_key, access_token)`.
+pub fn http_fixture() -> (HttpAuth, String, String) {
+    let tenant: TenantId = "acme".parse().expect("tenant");
+    let sink = Arc::new(TracingAuditSink);
+    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), sink.clone());
+    let oauth = AuthorizationServer::new(
+        Arc::new(papyrus_auth::MemoryClientStore::new()),
+        Arc::new(papyrus_auth::MemoryGrantStore::new()),
+        sink,
+    );
+    let users = StaticUsers::new().with_user(&tenant, "alice", "wonderland", "user_alice");
+    let config = HttpAuthConfig::default()
+        .with_api_tenant(TenantSource::Header)
+        .with_oauth_tenant(TenantSource::Header)
+        .with_secure_cookies(false);
+    let auth = HttpAuth::new(
+        Authenticator::new(keys.clone()),
+        oauth.clone(),
+        Arc::new(MemoryAuditLog::new()),
+        Arc::new(users),
+        config,
+    );
+    let key = block_on(
+        keys.create(
+            &tenant,
+            NewApiKey::new(
+                "http bench",
+                "documents:read documents:write analytics:read"
+                    .parse()
+                    .expect("scopes"),
+            ),
+            &Actor::System,
+        ),
+    )
+    .expect("api key")
+    .key
+    .expose_secret()
+    .to_owned();
+    let token = PapyrusOAuth::with_server(oauth, tenant)
+        .issue_and_exchange()
+        .access_token
+        .expose_secret()
+        .to_owned();
+    (auth, key, token)
+}
+
+/// The static bearer token of the baseline variants.
+pub const STATIC_TOKEN: &str = "static-token";
+
+async fn hello() -> &'static str {
+    "Hello, world!"
+}
+
+/// The four axum variants of the HTTP comparison, in port order: no auth,
+/// tower-http's static bearer compare, papyrus's layer (which serves both
+/// API keys and access tokens: variants 2 and 3 differ only by credential).
+pub fn axum_apps(auth: &HttpAuth) -> [Router; 4] {
+    [
+        Router::new().route("/", get(hello)),
+        #[allow(deprecated)] // "Too basic to be useful": exactly the baseline wanted.
+        Router::new()
+            .route("/", get(hello))
+            .layer(ValidateRequestHeaderLayer::bearer(STATIC_TOKEN)),
+        Router::new()
+            .route("/", get(hello))
+            .layer(papyrus_auth::axum::AuthLayer::new(auth.clone())),
+        Router::new()
+            .route("/", get(hello))
+            .layer(papyrus_auth::axum::AuthLayer::new(auth.clone())),
+    ]
 }

@@ -19,7 +19,7 @@
 
 #![allow(clippy::expect_used)] // A benchmark whose set-up fails should stop at once.
 
-use std::{io::Write, net::SocketAddr, sync::Arc, thread};
+use std::{io::Write, net::SocketAddr, thread};
 
 use actix_web::{
     App, HttpServer,
@@ -27,23 +27,17 @@ use actix_web::{
     dev::{ServiceRequest, ServiceResponse},
     middleware::{Next, from_fn},
 };
-use axum::{Router, routing::get};
-use papyrus_auth::{
-    Actor, ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, NewApiKey, TenantId,
-    TracingAuditSink,
-    http::{HttpAuth, HttpAuthConfig, StaticUsers, TenantSource},
-    oauth::AuthorizationServer,
-};
-use papyrus_auth_peers::{PapyrusOAuth, block_on};
-use tower_http::validate_request::ValidateRequestHeaderLayer;
+use papyrus_auth_peers::{axum_apps, http_fixture};
 
-const STATIC_TOKEN: &str = "static-token";
-/// Server threads of each framework (the machine has 2 cores, shared with
-/// the load generator).
-const WORKERS: usize = 2;
-
-async fn hello() -> &'static str {
-    "Hello, world!"
+/// Server threads of each framework: `HTTP_BENCH_WORKERS`, default 2 (the
+/// machine has 2 cores; `benches/http_load.sh` pins the server to one core
+/// with one worker and the load generator to the other).
+fn workers() -> usize {
+    std::env::var("HTTP_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .filter(|&w| w > 0)
+        .unwrap_or(2)
 }
 
 async fn actix_hello() -> &'static str {
@@ -66,57 +60,13 @@ async fn actix_static_bearer(
     }
 }
 
-/// The papyrus HTTP layer as `examples/common/demo.rs` builds it (tenant
-/// `acme` from the `X-Tenant-Id` header), an API key and an access token.
-fn papyrus() -> (HttpAuth, String, String) {
-    let tenant: TenantId = "acme".parse().expect("tenant");
-    let sink = Arc::new(TracingAuditSink);
-    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), sink.clone());
-    let oauth = AuthorizationServer::new(
-        Arc::new(papyrus_auth::MemoryClientStore::new()),
-        Arc::new(papyrus_auth::MemoryGrantStore::new()),
-        sink,
-    );
-    let users = StaticUsers::new().with_user(&tenant, "alice", "wonderland", "user_alice");
-    let config = HttpAuthConfig::default()
-        .with_api_tenant(TenantSource::Header)
-        .with_oauth_tenant(TenantSource::Header)
-        .with_secure_cookies(false);
-    let auth = HttpAuth::new(
-        Authenticator::new(keys.clone()),
-        oauth.clone(),
-        Arc::new(MemoryAuditLog::new()),
-        Arc::new(users),
-        config,
-    );
-    let key = block_on(keys.create(
-        &tenant,
-        NewApiKey::new(
-            "http bench",
-            "documents:read documents:write analytics:read"
-                .parse()
-                .expect("scopes"),
-        ),
-        &Actor::System,
-    ))
-    .expect("api key")
-    .key
-    .expose_secret()
-    .to_owned();
-    let token = PapyrusOAuth::with_server(oauth, tenant)
-        .issue_and_exchange()
-        .access_token
-        .expose_secret()
-        .to_owned();
-    (auth, key, token)
-}
-
 fn main() {
     let base: u16 = std::env::args()
         .nth(1)
         .map(|p| p.parse().expect("BASE_PORT must be a port number"))
         .unwrap_or(18101);
-    let (auth, key, token) = papyrus();
+    let (auth, key, token) = http_fixture();
+    let workers = workers();
     println!("API_KEY={key}");
     println!("OAUTH_TOKEN={token}");
 
@@ -131,7 +81,7 @@ fn main() {
             let b = actix_auth.clone();
             let servers = [
                 HttpServer::new(|| App::new().route("/", actix_web::web::get().to(actix_hello)))
-                    .workers(WORKERS)
+                    .workers(workers)
                     .disable_signals()
                     .bind(("127.0.0.1", base + 4))
                     .expect("bind")
@@ -141,7 +91,7 @@ fn main() {
                         .wrap(papyrus_auth::actix::AuthMiddleware::new(a.clone()))
                         .route("/", actix_web::web::get().to(actix_hello))
                 })
-                .workers(WORKERS)
+                .workers(workers)
                 .disable_signals()
                 .bind(("127.0.0.1", base + 5))
                 .expect("bind")
@@ -151,7 +101,7 @@ fn main() {
                         .wrap(from_fn(actix_static_bearer))
                         .route("/", actix_web::web::get().to(actix_hello))
                 })
-                .workers(WORKERS)
+                .workers(workers)
                 .disable_signals()
                 .bind(("127.0.0.1", base + 6))
                 .expect("bind")
@@ -161,7 +111,7 @@ fn main() {
                         .wrap(papyrus_auth::actix::AuthMiddleware::new(b.clone()))
                         .route("/", actix_web::web::get().to(actix_hello))
                 })
-                .workers(WORKERS)
+                .workers(workers)
                 .disable_signals()
                 .bind(("127.0.0.1", base + 7))
                 .expect("bind")
@@ -177,24 +127,12 @@ fn main() {
     rx.recv().expect("actix servers bound");
 
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let apps = [
-            Router::new().route("/", get(hello)),
-            #[allow(deprecated)] // "Too basic to be useful": exactly the baseline wanted.
-            Router::new()
-                .route("/", get(hello))
-                .layer(ValidateRequestHeaderLayer::bearer(STATIC_TOKEN)),
-            Router::new()
-                .route("/", get(hello))
-                .layer(papyrus_auth::axum::AuthLayer::new(auth.clone())),
-            Router::new()
-                .route("/", get(hello))
-                .layer(papyrus_auth::axum::AuthLayer::new(auth.clone())),
-        ];
+        let apps = axum_apps(&auth);
         let mut tasks = Vec::new();
         for (i, app) in apps.into_iter().enumerate() {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", base + i as u16))

@@ -28,8 +28,7 @@ use oxide_auth::primitives::{
     issuer::{Issuer, TokenMap},
 };
 use papyrus_auth::{
-    Actor, ApiKeys, IpAllowlist, MemoryApiKeyStore, NewApiKey, ScopeSet, TenantId,
-    TracingAuditSink,
+    Actor, ApiKeys, IpAllowlist, MemoryApiKeyStore, NewApiKey, ScopeSet, TenantId, TracingAuditSink,
 };
 use papyrus_auth_peers::{PapyrusOAuth, block_on};
 
@@ -131,12 +130,14 @@ fn main() {
             for i in 0..n {
                 // The returned secret is dropped at once: only the store's
                 // share is counted.
-                block_on(keys.create(
-                    &tenant,
-                    NewApiKey::new(format!("k{i}"), scopes.clone())
-                        .with_ip_allowlist(allowlist.clone()),
-                    &Actor::System,
-                ))
+                block_on(
+                    keys.create(
+                        &tenant,
+                        NewApiKey::new(format!("k{i}"), scopes.clone())
+                            .with_ip_allowlist(allowlist.clone()),
+                        &Actor::System,
+                    ),
+                )
                 .expect("create");
             }
             assert_eq!(store.len(), n);
