@@ -27,6 +27,9 @@ cargo bench --bench stores "${CRITERION_ARGS[@]}" | tee "$OUT/stores.txt"
 echo "== oxide-auth side by side"
 (cd benches/peers && cargo bench --bench peers "${CRITERION_ARGS[@]}") | tee "$OUT/peers.txt"
 
+echo "== HTTP layers in-process (axum Router, no sockets)"
+(cd benches/peers && cargo bench --bench layers "${CRITERION_ARGS[@]}") | tee "$OUT/layers.txt"
+
 echo "== HTTP load (wrk over loopback)"
 ROUNDS="${ROUNDS:-3}" benches/http_load.sh "$HTTP_SECONDS" | tee "$OUT/http.txt"
 

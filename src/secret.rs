@@ -345,7 +345,8 @@ pub(crate) const TOKEN_BODY_LEN: usize = 43;
 pub(crate) fn random_token(prefix: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + TOKEN_BODY_LEN);
     s.push_str(prefix);
-    s.push_str(&Zeroizing::new(random_alphanumeric(TOKEN_BODY_LEN)));
+    // Drawn straight into the token: no intermediate copy of the secret.
+    push_alphanumeric(&mut s, TOKEN_BODY_LEN);
     s
 }
 
@@ -359,12 +360,18 @@ pub(crate) fn is_token_shape(token: &str, prefix: &str) -> bool {
 /// `len` characters drawn uniformly from `A-Z a-z 0-9` by the thread-local
 /// CSPRNG: `len * 5.95` bits of entropy.
 pub(crate) fn random_alphanumeric(len: usize) -> String {
-    let mut rng = rand::rng();
-    (&mut rng)
-        .sample_iter(Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
+    let mut s = String::with_capacity(len);
+    push_alphanumeric(&mut s, len);
+    s
+}
+
+fn push_alphanumeric(s: &mut String, len: usize) {
+    s.extend(
+        rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(len)
+            .map(char::from),
+    );
 }
 
 #[cfg(test)]

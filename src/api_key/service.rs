@@ -573,7 +573,8 @@ impl ApiKeys {
         request: &AuthRequest<'_>,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
-        let token = http::bearer_token(request.authorization)?;
+        // The key or token check that follows reads every character.
+        let token = http::bearer_credential(request.authorization)?;
         let tenant = http::tenant_name_from_header(request.tenant)?;
         self.authenticate_in(token, tenant, request.client_ip, required)
             .await

@@ -82,6 +82,16 @@ pub fn last_used_write_due(
     now: OffsetDateTime,
     window: Duration,
 ) -> Option<OffsetDateTime> {
+    // The common case first, with one subtraction: a use recorded within
+    // the window (and after any rotation) needs no write.
+    // (`now - last < window` is `last > now - window`, without the costlier
+    // saturating date arithmetic.)
+    if let Some(last) = record.last_used_at
+        && now - last < window
+        && record.rotated_at.is_none_or(|rotated| last > rotated)
+    {
+        return None;
+    }
     let mut stale_before = now.saturating_sub(window);
     if let Some(rotated) = record.rotated_at {
         stale_before = stale_before.max(rotated);

@@ -215,7 +215,7 @@ impl HttpAuth {
         if headers.headers_len() > self.inner.config.max_headers {
             return Err(headers_too_large());
         }
-        let token = super::bearer_token(headers.header("authorization"))
+        let token = super::bearer_credential(headers.header("authorization"))
             .map_err(|r| rejection_response(&r))?;
         // The validated name, read from the header without allocating.
         let tenant = self
