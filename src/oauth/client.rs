@@ -301,12 +301,13 @@ pub trait ClientStore: fmt::Debug + Send + Sync + 'static {
     /// [`crate::StoreErrorKind::Conflict`] if the id exists (in any tenant).
     async fn insert(&self, client: &OAuthClient) -> Result<(), StoreError>;
 
-    /// The client with this id in this tenant.
+    /// The client with this id in this tenant: read on every authorization
+    /// and token request. Shared (`Arc`), as every store lookup.
     async fn get(
         &self,
         tenant: &TenantId,
         id: &ClientId,
-    ) -> Result<Option<OAuthClient>, StoreError>;
+    ) -> Result<Option<Arc<OAuthClient>>, StoreError>;
 
     /// Every client of this tenant.
     async fn list(&self, tenant: &TenantId) -> Result<Vec<OAuthClient>, StoreError>;

@@ -383,7 +383,7 @@ impl AuthorizationServer {
         let issuer = self.config.issuer_for(tenant);
         request.validate(
             tenant,
-            client.as_ref(),
+            client.as_deref(),
             AuthorizePolicy {
                 issuer: &issuer,
                 known_scopes: &self.config.known_scopes,
@@ -811,10 +811,10 @@ impl AuthorizationServer {
         tenant: &TenantId,
         authorization: Option<&str>,
         params: &Params<'_>,
-    ) -> Result<OAuthClient, OAuthError> {
+    ) -> Result<Arc<OAuthClient>, OAuthError> {
         let creds = client_credentials(authorization, params)?;
         let client = self.clients.get(tenant, &creds.client_id).await?;
-        let outcome = decide::check_client(client.as_ref(), tenant, &creds, &self.config.hasher);
+        let outcome = decide::check_client(client.as_deref(), tenant, &creds, &self.config.hasher);
         match outcome {
             Ok(()) => {
                 client.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))

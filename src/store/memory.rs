@@ -192,7 +192,7 @@ impl ApiKeyStore for MemoryApiKeyStore {
 /// An in-memory [`ClientStore`].
 #[derive(Debug, Default)]
 pub struct MemoryClientStore {
-    clients: DashMap<ClientId, Box<OAuthClient>>,
+    clients: DashMap<ClientId, Arc<OAuthClient>>,
 }
 
 impl MemoryClientStore {
@@ -210,7 +210,7 @@ impl ClientStore for MemoryClientStore {
                 Err(StoreError::conflict("a client with this id exists"))
             }
             dashmap::Entry::Vacant(v) => {
-                v.insert(Box::new(client.clone()));
+                v.insert(Arc::new(client.clone()));
                 Ok(())
             }
         }
@@ -220,12 +220,12 @@ impl ClientStore for MemoryClientStore {
         &self,
         tenant: &TenantId,
         id: &ClientId,
-    ) -> Result<Option<OAuthClient>, StoreError> {
+    ) -> Result<Option<Arc<OAuthClient>>, StoreError> {
         Ok(self
             .clients
             .get(id)
             .filter(|c| c.tenant == *tenant)
-            .map(|c| OAuthClient::clone(&c)))
+            .map(|c| Arc::clone(&c)))
     }
 
     async fn list(&self, tenant: &TenantId) -> Result<Vec<OAuthClient>, StoreError> {

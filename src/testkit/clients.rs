@@ -39,7 +39,7 @@ pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
     }
     for c in [&confidential, &spa, &other] {
         assert_eq!(
-            ok("ClientStore::get", store.get(&c.tenant, &c.id).await).as_ref(),
+            ok("ClientStore::get", store.get(&c.tenant, &c.id).await).as_deref(),
             Some(c),
             "store conformance: ClientStore::get must return the client as inserted, every field"
         );
@@ -87,7 +87,7 @@ pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
         "store conformance: a refused ClientStore::insert must store nothing"
     );
     assert_eq!(
-        ok("ClientStore::get", store.get(&a, &spa.id).await).as_ref(),
+        ok("ClientStore::get", store.get(&a, &spa.id).await).as_deref(),
         Some(&spa)
     );
 }

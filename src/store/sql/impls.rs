@@ -368,14 +368,14 @@ macro_rules! impl_sql_stores {
                     &self,
                     tenant: &TenantId,
                     id: &ClientId,
-                ) -> Result<Option<OAuthClient>, StoreError> {
+                ) -> Result<Option<std::sync::Arc<OAuthClient>>, StoreError> {
                     sqlx::query_as::<Db, ClientRow>(q::CLIENT_BY_ID)
                         .bind(tenant.as_str().to_owned())
                         .bind(id.as_str().to_owned())
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db_error)?
-                        .map(ClientRow::into_record)
+                        .map(|row| row.into_record().map(std::sync::Arc::new))
                         .transpose()
                 }
 
