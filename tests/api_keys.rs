@@ -318,6 +318,30 @@ async fn malformed_keys_never_reach_the_store() {
 }
 
 #[tokio::test]
+async fn a_credential_that_is_not_a_b64token_is_refused_before_the_tenant() {
+    let f = fixture();
+    for header in ["Bearer a b", "Bearer a\"b", "Bearer pk_live_\u{e9}\u{e9}"] {
+        for tenant in [None, Some("ACME"), Some("acme")] {
+            let r = f
+                .keys
+                .authenticate(&AuthRequest::new(Some(header), tenant, None), &scopes(""))
+                .await;
+            assert_eq!(rejection(r), Rejection::Malformed, "{header:?} {tenant:?}");
+        }
+    }
+    // A well-formed credential without a tenant is a tenant problem.
+    let r = f
+        .keys
+        .authenticate(
+            &AuthRequest::new(Some("Bearer abc"), None, None),
+            &scopes(""),
+        )
+        .await;
+    assert_eq!(rejection(r), Rejection::MissingTenant);
+    assert_eq!(f.store.finds.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn revocation_takes_effect_on_the_very_next_call() {
     let f = fixture();
     let (key, id) = f

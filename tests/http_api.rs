@@ -201,6 +201,17 @@ async fn error_statuses_bodies_and_challenges() {
         );
         let bad_tenant = s.documents(&s.admin_key, "Not A Tenant").await;
         assert_json_error(&bad_tenant, 400, "invalid_request");
+        // A credential that is not even a b64token: 401 before any tenant check.
+        let garbage = Response::read(
+            s.http
+                .get(s.url("/api/v1/documents"))
+                .header("Authorization", "Bearer not\"a-token")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_json_error(&garbage, 401, "invalid_token");
         // Another tenant's key: the same 401 as an unknown key.
         let other = s.documents(&s.admin_key, "globex").await;
         assert_eq!(

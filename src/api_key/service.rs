@@ -575,7 +575,8 @@ impl ApiKeys {
     ) -> Result<Principal, AuthError> {
         // The key or token check that follows reads every character.
         let token = http::bearer_credential(request.authorization)?;
-        let tenant = http::tenant_name_from_header(request.tenant)?;
+        let tenant = http::tenant_name_from_header(request.tenant)
+            .map_err(|r| http::tenant_refusal(token, r))?;
         self.authenticate_in(token, tenant, request.client_ip, required)
             .await
     }

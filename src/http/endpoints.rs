@@ -223,7 +223,7 @@ impl HttpAuth {
             .config
             .api_tenant
             .resolve_name(headers)
-            .map_err(|r| rejection_response(&r))?;
+            .map_err(|r| rejection_response(&super::tenant_refusal(token, r)))?;
         let ip = self.client_ip(headers, peer);
         // Fast path: with no failure in the last window, nothing can be
         // throttled, and no fingerprint is computed.

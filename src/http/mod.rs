@@ -192,11 +192,28 @@ impl HttpResponse {
 /// ```
 pub fn bearer_token(header: Option<&str>) -> Result<&str, Rejection> {
     let token = bearer_credential(header)?;
-    let body = token.trim_end_matches('=');
-    if !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)]) {
+    if is_b64token(token) {
         Ok(token)
     } else {
         Err(Rejection::Malformed)
+    }
+}
+
+/// Whether `token` is an RFC 6750 `b64token`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)])
+}
+
+/// The refusal of a request whose tenant is missing or invalid, for a
+/// credential taken with [`bearer_credential`]: [`Rejection::Malformed`]
+/// when the credential is not even a `b64token` (the order
+/// [`bearer_token`] gives: the credential's syntax first), else `tenant`'s.
+pub(crate) fn tenant_refusal(token: &str, tenant: Rejection) -> Rejection {
+    if is_b64token(token) {
+        tenant
+    } else {
+        Rejection::Malformed
     }
 }
 
@@ -247,8 +264,7 @@ pub fn tenant_from_header(value: Option<&str>) -> Result<TenantId, Rejection> {
 
 /// [`tenant_from_header`] without the allocation: the validated name.
 pub(crate) fn tenant_name_from_header(value: Option<&str>) -> Result<&str, Rejection> {
-    // Header values carry no non-ASCII whitespace worth trimming.
-    match value.map(str::trim_ascii) {
+    match value.map(str::trim) {
         None | Some("") => Err(Rejection::MissingTenant),
         Some(v) => crate::tenant::validate(v)
             .map(|()| v)

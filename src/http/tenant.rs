@@ -70,7 +70,7 @@ impl TenantSource {
                 .map_err(|_| Rejection::InvalidTenant)
         };
         match self {
-            Self::Header => match headers.header(super::TENANT_HEADER).map(str::trim_ascii) {
+            Self::Header => match headers.header(super::TENANT_HEADER).map(str::trim) {
                 None | Some("") => None,
                 Some(v) => Some(valid(Cow::Borrowed(v))),
             },

@@ -54,7 +54,20 @@ impl MemoryApiKeyStore {
         self.digest_by_id.get(id).map(|d| *d)
     }
 
-    /// Runs `f` on the record with `id` in `tenant`, under its entry lock.
+    /// Runs `f` on the record with `id` in `tenant`, under its entry's read lock.
+    fn read_record<R>(
+        &self,
+        tenant: &TenantId,
+        id: &KeyId,
+        f: impl FnOnce(&ApiKeyRecord) -> R,
+    ) -> Option<R> {
+        let digest = self.digest_of(id)?;
+        let entry = self.by_digest.get(&digest)?;
+        (entry.tenant == *tenant).then(|| f(&entry))
+    }
+
+    /// Runs `f` on the record with `id` in `tenant`, under its entry lock,
+    /// to change it (a copy if a reader still holds the current one).
     fn with_record<R>(
         &self,
         tenant: Option<&TenantId>,
@@ -109,7 +122,7 @@ impl ApiKeyStore for MemoryApiKeyStore {
     }
 
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(self.with_record(Some(tenant), id, |r| r.clone()))
+        Ok(self.read_record(tenant, id, ApiKeyRecord::clone))
     }
 
     async fn list(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -130,7 +143,7 @@ impl ApiKeyStore for MemoryApiKeyStore {
         at: OffsetDateTime,
     ) -> Result<RotateOutcome, StoreError> {
         let _w = self.lock();
-        let state = self.with_record(Some(tenant), old, |r| {
+        let state = self.read_record(tenant, old, |r| {
             (r.revoked_at.is_some(), r.rotated_to.clone())
         });
         match state {
