@@ -1,6 +1,8 @@
 //! The HTTP layers in-process: one request through an axum `Router` with no
-//! auth, with tower-http's static bearer compare, and with papyrus's
-//! `AuthLayer` (API key, OAuth access token), without sockets or a runtime.
+//! auth, with a pass-through `middleware::from_fn` (what any boxing
+//! middleware costs), with tower-http's static bearer compare, and with
+//! papyrus's `AuthLayer` (API key, OAuth access token), without sockets or a
+//! runtime.
 //!
 //! `cargo bench --bench layers` (in `benches/peers/`). The difference
 //! between a papyrus row and `no-auth` is what the layer adds to every
@@ -37,8 +39,15 @@ fn bench(c: &mut Criterion) {
         req.extensions_mut().insert(ConnectInfo(peer));
         req
     };
+    // The cost of a middleware that boxes its future and does nothing else.
+    let pass_through = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "Hello, world!" }))
+        .layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| next.run(req),
+        ));
     let variants = [
         ("no-auth", no_auth, None),
+        ("from-fn-pass-through", pass_through, None),
         ("static-bearer", static_bearer, Some(STATIC_TOKEN)),
         ("papyrus-api-key", api_key, Some(key.as_str())),
         ("papyrus-oauth", oauth, Some(token.as_str())),
