@@ -157,6 +157,26 @@ macro_rules! impl_sql_stores {
 
             // ----- transaction steps ---------------------------------------
 
+            /// Runs a conditional `UPDATE … SET <column> = at WHERE digest
+            /// … AND <column> IS NULL` (`sql`: digest, version, at) and says
+            /// whether it changed the row: the exactly-once step of consuming
+            /// a code and rotating a refresh token.
+            async fn mark_once(
+                conn: &mut Conn,
+                sql: &'static str,
+                d: &Digest,
+                at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(sql)
+                    .bind(rows::bytes(d))
+                    .bind(rows::version(d))
+                    .bind(rows::micros(at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn rollback(tx: Tx) -> Result<(), StoreError> {
                 tx.rollback().await.map_err(db_error)
             }
@@ -437,12 +457,7 @@ macro_rules! impl_sql_stores {
                         rollback(tx).await?;
                         return Ok(ConsumeCode::FamilyRevoked);
                     }
-                    let consumed = by_digest::<CodeRow>(q::CONSUME_CODE, digest)
-                        .bind(rows::micros(at))
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    if consumed.is_none() {
+                    if !mark_once(&mut tx, q::CONSUME_CODE, digest, at).await? {
                         // Consumed before (re-read under the family lock), or purged.
                         let current = by_digest::<CodeRow>(q::CODE_BY_DIGEST, digest)
                             .fetch_optional(&mut *tx)
@@ -516,12 +531,7 @@ macro_rules! impl_sql_stores {
                         rollback(tx).await?;
                         return Ok(RotateRefresh::Revoked);
                     }
-                    let rotated = by_digest::<RefreshTokenRow>(q::ROTATE_REFRESH_TOKEN, old)
-                        .bind(rows::micros(at))
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    if rotated.is_none() {
+                    if !mark_once(&mut tx, q::ROTATE_REFRESH_TOKEN, old, at).await? {
                         // Used or revoked before (re-read under the family lock), or purged.
                         let current = by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_DIGEST, old)
                             .fetch_optional(&mut *tx)

@@ -72,7 +72,7 @@ pub(super) const CODE_BY_DIGEST: &str =
 
 /// `(digest, version, at)`: consumes a code not yet consumed.
 pub(super) const CONSUME_CODE: &str = "UPDATE codes SET consumed_at = $3 WHERE digest = $1 AND \
-     digest_version = $2 AND consumed_at IS NULL RETURNING *";
+     digest_version = $2 AND consumed_at IS NULL";
 
 // ----- tokens --------------------------------------------------------------
 
@@ -93,8 +93,7 @@ pub(super) const REFRESH_TOKEN_BY_DIGEST: &str =
 
 /// `(digest, version, at)`: marks a live, unused refresh token used.
 pub(super) const ROTATE_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET rotated_at = $3 WHERE \
-     digest = $1 AND digest_version = $2 AND rotated_at IS NULL AND revoked_at IS NULL \
-     RETURNING *";
+     digest = $1 AND digest_version = $2 AND rotated_at IS NULL AND revoked_at IS NULL";
 
 /// `(digest, version, at)`.
 pub(super) const REVOKE_ACCESS_TOKEN: &str = "UPDATE access_tokens SET revoked_at = $3 WHERE \
