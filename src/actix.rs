@@ -68,10 +68,10 @@ use crate::{
     http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
 };
 
-/// The header names the library reads, as `HeaderName`s: actix's
-/// `HeaderMap::get(&str)` would parse (and, for a non-standard name such as
-/// `X-Tenant-Id`, allocate) the name on every call.
-fn known_name(name: &str) -> Option<HeaderName> {
+/// `name` as a `HeaderName`: the names the library reads without parsing
+/// (actix's `HeaderMap::get(&str)` parses, and for a non-standard name such
+/// as `X-Tenant-Id` allocates, on every call), any other by parsing it.
+fn header_name(name: &str) -> Option<HeaderName> {
     use actix_web::http::header;
     Some(match name {
         "authorization" => header::AUTHORIZATION,
@@ -80,27 +80,20 @@ fn known_name(name: &str) -> Option<HeaderName> {
         "content-type" => header::CONTENT_TYPE,
         "forwarded" => header::FORWARDED,
         "x-forwarded-for" => header::X_FORWARDED_FOR,
-        _ => return None,
+        _ => return HeaderName::from_bytes(name.as_bytes()).ok(),
     })
 }
 
 impl HeaderSource for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
-        match known_name(name) {
-            Some(known) => self.get(known),
-            None => self.get(name),
-        }
-        .and_then(|v| v.to_str().ok())
+        self.get(header_name(name)?).and_then(|v| v.to_str().ok())
     }
 
     fn header_values(&self, name: &str) -> Vec<&str> {
-        match known_name(name) {
-            Some(known) => self
-                .get_all(known)
-                .filter_map(|v| v.to_str().ok())
-                .collect(),
-            None => self.get_all(name).filter_map(|v| v.to_str().ok()).collect(),
-        }
+        let Some(name) = header_name(name) else {
+            return Vec::new();
+        };
+        self.get_all(name).filter_map(|v| v.to_str().ok()).collect()
     }
 
     fn headers_len(&self) -> usize {

@@ -137,7 +137,7 @@ impl KeyFormat {
         let (env, body) = rest.split_at_checked(5)?;
         let env = Environment::parse(env.strip_suffix('_')?)?;
         if body.len() != KEY_BODY_LEN + KEY_CHECKSUM_LEN
-            || !body.bytes().all(|b| IS_BASE62[usize::from(b)])
+            || !body.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return None;
         }
@@ -158,19 +158,6 @@ impl KeyFormat {
         self.prefix.len() + 1 + env.as_str().len() + 1 + KEY_BODY_LEN + KEY_CHECKSUM_LEN
     }
 }
-
-/// `[0-9A-Za-z]` as a table: one load per byte.
-const IS_BASE62: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0u8;
-    loop {
-        table[b as usize] = b.is_ascii_alphanumeric();
-        if b == u8::MAX {
-            break table;
-        }
-        b += 1;
-    }
-};
 
 impl Default for KeyFormat {
     /// The `pk` prefix: `pk_live_…` and `pk_test_…`.

@@ -70,10 +70,13 @@ impl TenantSource {
                 .map_err(|_| Rejection::InvalidTenant)
         };
         match self {
-            Self::Header => match headers.header(super::TENANT_HEADER).map(str::trim) {
-                None | Some("") => None,
-                Some(v) => Some(valid(Cow::Borrowed(v))),
-            },
+            // An absent header lets `FirstOf` try the next source.
+            Self::Header => {
+                match super::tenant_name_from_header(headers.header(super::TENANT_HEADER)) {
+                    Err(Rejection::MissingTenant) => None,
+                    named => Some(named.map(Cow::Borrowed)),
+                }
+            }
             Self::HostLabel(suffix) => {
                 let host = headers.header("host")?;
                 let host = host.rsplit_once(':').map_or(host, |(h, port)| {

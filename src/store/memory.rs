@@ -50,6 +50,11 @@ impl MemoryApiKeyStore {
         self.by_digest.is_empty()
     }
 
+    /// The record with this digest: both `find_by_digest`s.
+    fn by_digest(&self, digest: &Digest) -> Option<Arc<ApiKeyRecord>> {
+        self.by_digest.get(digest).map(|r| Arc::clone(&r))
+    }
+
     fn digest_of(&self, id: &KeyId) -> Option<Digest> {
         self.digest_by_id.get(id).map(|d| *d)
     }
@@ -111,14 +116,14 @@ impl ApiKeyStore for MemoryApiKeyStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
-        Ok(self.by_digest.get(digest).map(|r| Arc::clone(&r)))
+        Ok(self.by_digest(digest))
     }
 
     fn find_by_digest_now(
         &self,
         digest: &Digest,
     ) -> Option<Result<Option<Arc<ApiKeyRecord>>, StoreError>> {
-        Some(Ok(self.by_digest.get(digest).map(|r| Arc::clone(&r))))
+        Some(Ok(self.by_digest(digest)))
     }
 
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -287,6 +292,11 @@ impl MemoryGrantStore {
         self.access.len()
     }
 
+    /// The access token with this digest: both `find_access_token`s.
+    fn access_token(&self, digest: &Digest) -> Option<Arc<AccessTokenRecord>> {
+        self.access.get(digest).map(|t| Arc::clone(&t))
+    }
+
     /// Stores tokens into `family`, whose entry lock the caller holds.
     fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
         self.access
@@ -365,14 +375,14 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<AccessTokenRecord>>, StoreError> {
-        Ok(self.access.get(digest).map(|t| Arc::clone(&t)))
+        Ok(self.access_token(digest))
     }
 
     fn find_access_token_now(
         &self,
         digest: &Digest,
     ) -> Option<Result<Option<Arc<AccessTokenRecord>>, StoreError>> {
-        Some(Ok(self.access.get(digest).map(|t| Arc::clone(&t))))
+        Some(Ok(self.access_token(digest)))
     }
 
     async fn find_refresh_token(
