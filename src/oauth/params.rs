@@ -34,10 +34,12 @@ impl<'a> Params<'a> {
     /// longer than [`MAX_PARAM_LEN`].
     pub(crate) fn parse(input: &'a str) -> Result<Self, OAuthError> {
         let mut pairs = Vec::with_capacity(8);
-        for (k, v) in form_urlencoded::parse(input.as_bytes()) {
+        for piece in input.split('&').filter(|p| !p.is_empty()) {
             if pairs.len() == MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
             }
+            let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
+            let (k, v) = (decode(k), decode(v));
             if v.len() > MAX_PARAM_LEN || k.len() > 64 {
                 return Err(OAuthError::invalid_request("a parameter is too long"));
             }
@@ -85,6 +87,80 @@ impl<'a> Params<'a> {
     }
 }
 
+/// One `application/x-www-form-urlencoded` name or value, decoded as the
+/// WHATWG URL standard's parser does (and the `form_urlencoded` crate): `+`
+/// is a space, `%XX` a byte, a `%` not followed by two hex digits stays as
+/// it is, and bytes that do not form UTF-8 become U+FFFD. Borrowed when
+/// there is nothing to decode, which is the common case for OAuth values.
+fn decode(raw: &str) -> Cow<'_, str> {
+    let bytes = raw.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| b == b'%' || b == b'+') else {
+        return Cow::Borrowed(raw);
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// The value of one hex digit.
+fn hex(b: Option<&u8>) -> Option<u8> {
+    let b = *b?;
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Appends `s` form-encoded (as `form_urlencoded::byte_serialize`):
+/// alphanumerics and `*-._` as they are, space as `+`, every other byte as
+/// `%XX`.
+fn encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // Runs of bytes that stay as they are are copied whole; such runs are
+    // ASCII, so their ends are character boundaries.
+    let mut run = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_') {
+            continue;
+        }
+        if i > run {
+            out.push_str(&s[run..i]);
+        }
+        run = i + 1;
+        if b == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    if run < s.len() {
+        out.push_str(&s[run..]);
+    }
+}
+
 /// Appends `pairs` to `uri`'s query, form-encoded.
 pub(crate) fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     let sep = if !uri.contains('?') {
@@ -103,10 +179,15 @@ pub(crate) fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(len);
     out.push_str(uri);
     out.push_str(sep);
-    let start = out.len();
-    form_urlencoded::Serializer::for_suffix(out, start)
-        .extend_pairs(pairs)
-        .finish()
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode_into(&mut out, k);
+        out.push('=');
+        encode_into(&mut out, v);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -132,6 +213,49 @@ mod tests {
         assert!(Params::parse(&many.join("&")).is_err());
         assert!(Params::parse(&format!("a={}", "x".repeat(4097))).is_err());
         assert!(Params::parse(&format!("a={}", "x".repeat(4096))).is_ok());
+    }
+
+    proptest::proptest! {
+        /// The hand-written decoder and encoder agree with the
+        /// `form_urlencoded` crate (WHATWG rules) on any input.
+        #[test]
+        fn agrees_with_form_urlencoded(input in "([a-zA-Z0-9&=+% ._~*-]|%[0-9a-fA-F]{2}|%[0-9a-fA-F]|[\\u{80}-\\u{10FFFF}])*") {
+            let ours = Params::parse(&input);
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(input.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if let Ok(ours) = ours {
+                let ours: Vec<(String, String)> = ours
+                    .pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                proptest::prop_assert_eq!(ours, theirs);
+            } else {
+                proptest::prop_assert!(theirs.len() > MAX_PARAMS || theirs.iter().any(|(k, v)| k.len() > 64 || v.len() > MAX_PARAM_LEN));
+            }
+            let mut encoded = String::new();
+            encode_into(&mut encoded, &input);
+            let expected: String = form_urlencoded::byte_serialize(input.as_bytes()).collect();
+            proptest::prop_assert_eq!(encoded, expected);
+        }
+    }
+
+    #[test]
+    fn decodes_edge_cases() {
+        let p = Params::parse("a=%zz%4&b=%E2%82%AC&c=%FF&d=%41%42+&=v&e&&f==").unwrap();
+        assert_eq!(p.get("a").unwrap(), Some("%zz%4"), "bad escapes stay");
+        assert_eq!(p.get("b").unwrap(), Some("\u{20ac}"));
+        assert_eq!(
+            p.get("c").unwrap(),
+            Some("\u{fffd}"),
+            "invalid UTF-8 is replaced"
+        );
+        assert_eq!(p.get("d").unwrap(), Some("AB "));
+        assert_eq!(p.get("").unwrap(), Some("v"));
+        assert_eq!(p.get("e").unwrap(), None);
+        assert_eq!(p.get("f").unwrap(), Some("="));
+        assert!(matches!(p.get("a").unwrap(), Some(_)));
     }
 
     #[test]
