@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::{ApiKeySecret, random_alphanumeric};
+use crate::secret::{ApiKeySecret, push_alphanumeric};
 
 /// Random characters in a key.
 pub const KEY_BODY_LEN: usize = 32;
@@ -123,7 +123,7 @@ impl KeyFormat {
         key.push('_');
         key.push_str(env.as_str());
         key.push('_');
-        key.push_str(&zeroize::Zeroizing::new(random_alphanumeric(KEY_BODY_LEN)));
+        push_alphanumeric(&mut key, KEY_BODY_LEN);
         let checksum = crc32fast::hash(key.as_bytes());
         key.push_str(&encode_checksum(checksum));
         ApiKeySecret::new(key)

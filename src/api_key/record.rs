@@ -26,7 +26,7 @@ pub struct InvalidKeyId;
 impl KeyId {
     /// A new random id.
     pub(crate) fn generate() -> Self {
-        Self(format!("key_{}", crate::secret::random_alphanumeric(16)).into())
+        Self(crate::secret::random_id("key_", 16).into())
     }
 
     /// Parses an id, for example from a URL path.

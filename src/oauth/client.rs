@@ -43,7 +43,7 @@ impl ClientId {
     }
 
     pub(crate) fn generate() -> Self {
-        Self(format!("cli_{}", crate::secret::random_alphanumeric(20)).into())
+        Self(crate::secret::random_id("cli_", 20).into())
     }
 
     /// The id as a string slice.

@@ -32,7 +32,7 @@ impl Serialize for FamilyId {
 
 impl FamilyId {
     pub(crate) fn generate() -> Self {
-        Self(format!("fam_{}", crate::secret::random_alphanumeric(20)).into())
+        Self(crate::secret::random_id("fam_", 20).into())
     }
 
     /// Rebuilds a family id read back from storage.
