@@ -137,14 +137,14 @@ impl<'a> AuthorizationRequest<'a> {
                 "no scope requested and the client has no default scope",
             )));
         }
-        let unknown = policy.known_scopes.missing_from(&scopes);
-        if !policy.known_scopes.is_empty() && !unknown.is_empty() {
+        if !policy.known_scopes.is_empty() && !policy.known_scopes.contains_all(&scopes) {
+            let unknown = policy.known_scopes.missing_from(&scopes);
             return Err(redirect(OAuthError::invalid_scope(Cow::Owned(format!(
                 "unknown scope: {unknown}"
             )))));
         }
-        let not_allowed = client.allowed_scopes.missing_from(&scopes);
-        if !not_allowed.is_empty() {
+        if !client.allowed_scopes.contains_all(&scopes) {
+            let not_allowed = client.allowed_scopes.missing_from(&scopes);
             return Err(redirect(OAuthError::invalid_scope(Cow::Owned(format!(
                 "scope not allowed for this client: {not_allowed}"
             )))));
