@@ -65,7 +65,10 @@ use actix_web::{
 
 use crate::{
     Principal, ScopeSet,
-    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
+    http::{
+        Attempt, HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement,
+        body_too_large,
+    },
 };
 
 /// `name` as a `HeaderName`: the names the library reads without parsing
@@ -295,19 +298,45 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+    type Future = AuthFuture<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        let peer = req.peer_addr().map(|a| a.ip());
+        let config = &self.config;
+        // With a store that answers at once (the memory stores), the request
+        // is decided here and the wrapped service's future is returned as
+        // it is: no boxed future per request.
+        let waiting = match config
+            .auth
+            .authenticate_now(req.headers(), peer, &config.required)
+        {
+            Attempt::Done(Ok(principal)) => {
+                req.extensions_mut().insert(principal);
+                return AuthFuture::inner(self.service.call(req));
+            }
+            Attempt::Done(Err(response)) => {
+                return AuthFuture::ready(
+                    req.into_response(into_response(response))
+                        .map_into_right_body(),
+                );
+            }
+            Attempt::FollowUp(pending) => Some(pending),
+            Attempt::Wait => None,
+        };
         let service = Rc::clone(&self.service);
         let config = Rc::clone(&self.config);
-        Box::pin(async move {
-            let peer = req.peer_addr().map(|a| a.ip());
-            let outcome = config
-                .auth
-                .authenticate(req.headers(), peer, &config.required)
-                .await;
+        AuthFuture::boxed(Box::pin(async move {
+            let outcome = match waiting {
+                Some(pending) => config.auth.finish(pending).await,
+                None => {
+                    config
+                        .auth
+                        .authenticate(req.headers(), peer, &config.required)
+                        .await
+                }
+            };
             match outcome {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
@@ -320,7 +349,80 @@ where
                     .into_response(into_response(response))
                     .map_into_right_body()),
             }
-        })
+        }))
+    }
+}
+
+type BoxedResponse<B> =
+    Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>>>;
+
+pin_project_lite::pin_project! {
+    /// The future of [`AuthService`]: the wrapped service's own future when
+    /// the request was decided at once, the refusal, or (when a store or
+    /// the failure throttle must be waited on) a boxed future.
+    pub struct AuthFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner { #[pin] future: F },
+        Ready { response: Option<ServiceResponse<EitherBody<B>>> },
+        Boxed { future: BoxedResponse<B> },
+    }
+}
+
+impl<F, B> AuthFuture<F, B> {
+    fn inner(future: F) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn boxed(future: BoxedResponse<B>) -> Self {
+        Self {
+            kind: Kind::Boxed { future },
+        }
+    }
+}
+
+impl<F, B> fmt::Debug for AuthFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for AuthFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future
+                .poll(cx)
+                .map(|r| r.map(ServiceResponse::map_into_left_body)),
+            KindProj::Ready { response } => std::task::Poll::Ready(response.take().ok_or_else(
+                // Polled again after completion: a contract breach.
+                || actix_web::error::ErrorInternalServerError("AuthFuture polled after completion"),
+            )),
+            KindProj::Boxed { future } => future.as_mut().poll(cx),
+        }
     }
 }
 

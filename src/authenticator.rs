@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 
 use crate::{
-    ApiKeys, AuthError, AuthRequest, Principal, ScopeSet, TenantId, http,
+    ApiKeys, AuthError, AuthRequest, Principal, ScopeSet, TenantId,
+    api_key::{Decided, PendingFollowUp},
+    http,
     oauth::{ACCESS_TOKEN_PREFIX, AuthorizationServer},
     secret::is_token_shape,
 };
@@ -121,5 +123,29 @@ impl Authenticator {
                     .await
             }
         }
+    }
+
+    /// The decision without waiting on a store: `None` when the store cannot
+    /// answer synchronously (nothing has happened yet).
+    pub(crate) fn authenticate_now(
+        &self,
+        token: &str,
+        tenant: &str,
+        client_ip: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Option<Decided> {
+        match &self.oauth {
+            Some(oauth) if is_token_shape(token, ACCESS_TOKEN_PREFIX) => oauth
+                .validate_access_token_now(token, tenant, required)
+                .map(Decided::Done),
+            _ => self
+                .api_keys
+                .authenticate_now(token, tenant, client_ip, required),
+        }
+    }
+
+    /// The answer of a decided authentication, after its follow-up write.
+    pub(crate) async fn finish(&self, pending: PendingFollowUp) -> Result<Principal, AuthError> {
+        self.api_keys.finish(pending).await
     }
 }

@@ -53,7 +53,10 @@ use axum::{
 
 use crate::{
     Principal, ScopeSet,
-    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
+    http::{
+        Attempt, HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement,
+        body_too_large,
+    },
 };
 
 impl HeaderSource for HeaderMap {
@@ -215,31 +218,116 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = AuthFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
+        let peer = peer(req.extensions());
+        let layer = &self.layer;
+        // With a store that answers at once (the memory stores), the request
+        // is decided here and the inner service's future is returned as it
+        // is: no boxed future per request.
+        let waiting = match layer
+            .auth
+            .authenticate_now(req.headers(), peer, &layer.required)
+        {
+            Attempt::Done(Ok(principal)) => {
+                req.extensions_mut().insert(principal);
+                return AuthFuture::inner(self.inner.call(req));
+            }
+            Attempt::Done(Err(response)) => return AuthFuture::ready(into_response(response)),
+            Attempt::FollowUp(pending) => Some(pending),
+            Attempt::Wait => None,
+        };
         // The clone that was polled ready is the one we call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = Arc::clone(&self.layer);
-        Box::pin(async move {
-            let peer = peer(req.extensions());
-            match layer
-                .auth
-                .authenticate(req.headers(), peer, &layer.required)
-                .await
-            {
+        AuthFuture::boxed(Box::pin(async move {
+            let result = match waiting {
+                Some(pending) => layer.auth.finish(pending).await,
+                None => {
+                    layer
+                        .auth
+                        .authenticate(req.headers(), peer, &layer.required)
+                        .await
+                }
+            };
+            match result {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
                     inner.call(req).await
                 }
                 Err(response) => Ok(into_response(response)),
             }
-        })
+        }))
+    }
+}
+
+type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The future of [`AuthService`]: the inner service's own future when
+    /// the request was decided at once, the refusal, or (when a store or
+    /// the failure throttle must be waited on) a boxed future.
+    pub struct AuthFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Inner { #[pin] future: F },
+        Ready { response: Option<Response> },
+        Boxed { future: BoxedResponse },
+    }
+}
+
+impl<F> AuthFuture<F> {
+    fn inner(future: F) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn ready(response: Response) -> Self {
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn boxed(future: BoxedResponse) -> Self {
+        Self {
+            kind: Kind::Boxed { future },
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for AuthFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for AuthFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            // Polled again after completion (a contract breach): a 500.
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()))),
+            KindProj::Boxed { future } => future.as_mut().poll(cx),
+        }
     }
 }
 

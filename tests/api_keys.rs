@@ -1018,3 +1018,88 @@ async fn no_authentication_succeeds_after_revoke_returns() {
         t.await.unwrap();
     }
 }
+
+/// The HTTP layer over a store that answers at once (the memory store: the
+/// synchronous path) and one that must be waited on (the spy: the
+/// asynchronous path) behaves the same: a refused known key is audited and
+/// counts toward the failure throttle, a first use is recorded.
+#[tokio::test]
+async fn http_auth_answers_alike_whether_or_not_the_store_waits() {
+    use papyrus_auth::{
+        Authenticator, MemoryClientStore, MemoryGrantStore,
+        http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers, TenantSource, ThrottleConfig},
+        oauth::AuthorizationServer,
+    };
+    let stores: [Arc<dyn ApiKeyStore>; 2] =
+        [Arc::new(MemoryApiKeyStore::new()), Arc::new(Spy::default())];
+    for store in stores {
+        let audit = Arc::new(MemoryAuditLog::new());
+        let keys = ApiKeys::new(store, audit.clone());
+        let oauth = AuthorizationServer::new(
+            Arc::new(MemoryClientStore::new()),
+            Arc::new(MemoryGrantStore::new()),
+            audit.clone(),
+        );
+        let mut throttle = ThrottleConfig::default();
+        throttle.per_credential = 3;
+        let auth = HttpAuth::new(
+            Authenticator::new(keys.clone()),
+            oauth,
+            audit.clone(),
+            Arc::new(StaticUsers::new()),
+            HttpAuthConfig::default()
+                .with_api_tenant(TenantSource::Header)
+                .with_throttle(Some(throttle)),
+        );
+        let acme: TenantId = "acme".parse().unwrap();
+        let key = keys
+            .create(
+                &acme,
+                NewApiKey::new("k", scopes("documents:read")),
+                &Actor::System,
+            )
+            .await
+            .unwrap()
+            .key;
+        let request = |tenant: &str| {
+            HttpRequest::get("/api")
+                .with_header("Authorization", &format!("Bearer {}", key.expose_secret()))
+                .with_header("X-Tenant-Id", tenant)
+        };
+        let status = |r: Result<papyrus_auth::Principal, http::HttpResponse>| match r {
+            Ok(_) => 200,
+            Err(response) => response.status,
+        };
+
+        let ok = auth
+            .authenticate(&request("acme"), None, &scopes("documents:read"))
+            .await;
+        assert_eq!(ok.unwrap().tenant(), &acme);
+        // Refused for another tenant: the first refusal is audited (a write
+        // before the answer), every one counts; the fourth is throttled.
+        let other = request("other");
+        for _ in 0..3 {
+            let r = auth.authenticate(&other, None, &ScopeSet::empty()).await;
+            assert_eq!(status(r), 401);
+        }
+        let r = auth.authenticate(&other, None, &ScopeSet::empty()).await;
+        assert_eq!(status(r), 429);
+        let kinds: Vec<&str> = audit
+            .query(&AuditQuery::tenant(acme.clone()))
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "key_used").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "key_rejected").count(),
+            1,
+            "{kinds:?}"
+        );
+    }
+}

@@ -21,6 +21,7 @@ pub use service::{
     ApiKeyConfig, ApiKeyError, ApiKeys, AuthRequest, CreatedApiKey, MAX_NAME_LEN, NewApiKey,
     RotateOptions, RotationTraffic,
 };
+pub(crate) use service::{Decided, PendingFollowUp};
 pub use store::{ApiKeyStore, RevokeOutcome, RotateOutcome};
 pub(crate) use verify::verify_for;
 pub use verify::{last_used_write_due, verify};

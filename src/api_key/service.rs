@@ -268,6 +268,35 @@ enum FollowUp {
     },
 }
 
+/// An authentication decided without waiting: the answer, or the answer
+/// and a write (last-used time, audit event) that must finish before it is
+/// given ([`ApiKeys::finish`]).
+#[derive(Debug)]
+pub(crate) enum Decided {
+    /// The answer.
+    Done(Result<Principal, AuthError>),
+    /// The answer, once the follow-up write has run (boxed: a rare path,
+    /// kept out of the size of every authentication's future).
+    FollowUp(Box<PendingFollowUp>),
+}
+
+/// A decided authentication whose follow-up write has yet to run
+/// ([`ApiKeys::finish`]).
+#[derive(Debug)]
+pub(crate) struct PendingFollowUp {
+    outcome: Result<Principal, Rejection>,
+    follow_up: FollowUp,
+    client_ip: Option<IpAddr>,
+    now: OffsetDateTime,
+}
+
+impl PendingFollowUp {
+    /// The refusal this authentication ends in, unless the write fails.
+    pub(crate) fn rejection(&self) -> Option<&Rejection> {
+        self.outcome.as_ref().err()
+    }
+}
+
 /// The API key service.
 ///
 /// Cheap to clone (all state is behind `Arc`s); share one per process.
@@ -605,26 +634,86 @@ impl ApiKeys {
         client_ip: Option<IpAddr>,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
-        if self.config.format.check(key).is_none() {
-            return Err(Rejection::Malformed.into());
-        }
-        let digest = self.config.hasher.digest(key.as_bytes());
+        let digest = self.checked_digest(key)?;
         let found = match self.store.find_by_digest_now(&digest) {
             Some(found) => found,
             None => self.store.find_by_digest(&digest).await,
         };
-        let Some(record) = found? else {
-            return Err(Rejection::Unknown.into());
+        match self.decide_found(found, &digest, tenant, client_ip, required) {
+            Decided::Done(result) => result,
+            Decided::FollowUp(pending) => self.finish(*pending).await,
+        }
+    }
+
+    /// The decision without waiting on the store: `None` when the store
+    /// cannot answer synchronously (nothing has happened yet; see
+    /// [`ApiKeyStore::find_by_digest_now`]).
+    pub(crate) fn authenticate_now(
+        &self,
+        key: &str,
+        tenant: &str,
+        client_ip: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Option<Decided> {
+        let digest = match self.checked_digest(key) {
+            Ok(digest) => digest,
+            Err(e) => return Some(Decided::Done(Err(e))),
+        };
+        let found = self.store.find_by_digest_now(&digest)?;
+        Some(self.decide_found(found, &digest, tenant, client_ip, required))
+    }
+
+    /// Runs the follow-up write, then gives the decided answer. The rare
+    /// paths (a last-used write, an audit event) run in a boxed future of
+    /// their own, so the hot path's stays small.
+    ///
+    /// # Errors
+    ///
+    /// As [`ApiKeys::authenticate`].
+    pub(crate) fn finish(
+        &self,
+        p: PendingFollowUp,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Principal, AuthError>> + Send + '_>> {
+        Box::pin(async move {
+            self.follow_up(p.follow_up, p.client_ip, p.now).await?;
+            p.outcome.map_err(AuthError::Rejected)
+        })
+    }
+
+    /// The key's digest, if it is well formed: a malformed key (syntax or
+    /// checksum) is refused before any digest or lookup.
+    fn checked_digest(&self, key: &str) -> Result<crate::Digest, AuthError> {
+        if self.config.format.check(key).is_none() {
+            return Err(Rejection::Malformed.into());
+        }
+        Ok(self.config.hasher.digest(key.as_bytes()))
+    }
+
+    /// The decision on what the store found.
+    fn decide_found(
+        &self,
+        found: Result<Option<Arc<ApiKeyRecord>>, StoreError>,
+        digest: &crate::Digest,
+        tenant: &str,
+        client_ip: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Decided {
+        let record = match found {
+            Ok(Some(record)) => record,
+            Ok(None) => return Decided::Done(Err(Rejection::Unknown.into())),
+            Err(e) => return Decided::Done(Err(e.into())),
         };
         let now = self.clock.now();
-        let (outcome, follow_up) = self.decide(&record, &digest, tenant, client_ip, required, now);
-        drop(record);
-        // The rare paths (a last-used write, an audit event) run in a boxed
-        // future of their own, so the hot path's future stays small.
-        if let Some(follow_up) = follow_up {
-            Box::pin(self.follow_up(follow_up, client_ip, now)).await?;
+        let (outcome, follow_up) = self.decide(&record, digest, tenant, client_ip, required, now);
+        match follow_up {
+            None => Decided::Done(outcome.map_err(AuthError::Rejected)),
+            Some(follow_up) => Decided::FollowUp(Box::new(PendingFollowUp {
+                outcome,
+                follow_up,
+                client_ip,
+                now,
+            })),
         }
-        outcome.map_err(AuthError::Rejected)
     }
 
     /// The pure decision, plus what must be written because of it.

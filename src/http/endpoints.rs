@@ -40,6 +40,7 @@ use crate::{
     Actor, ApiKeyError, AuditEvent, AuditEventKind, AuditLog, AuditQuery, AuthMethod,
     Authenticator, KeyId, NewApiKey, Principal, Rejection, RotateOptions, Scope, ScopeSet,
     TenantId,
+    api_key::{Decided, PendingFollowUp},
     oauth::{
         AuthorizationServer, AuthorizeError, NewClient, OAuthError, OAuthErrorCode, TokenRequest,
         ValidatedAuthorization,
@@ -212,6 +213,97 @@ impl HttpAuth {
         peer: Option<IpAddr>,
         required: &ScopeSet,
     ) -> Result<Principal, HttpResponse> {
+        match self.authenticate_now(headers, peer, required) {
+            Attempt::Done(result) => result,
+            Attempt::FollowUp(pending) => self.finish(pending).await,
+            // Boxed: the waiting path's future is large, and with the memory
+            // stores never taken unless the throttle is watching.
+            Attempt::Wait => Box::pin(self.authenticate_waiting(headers, peer, required)).await,
+        }
+    }
+
+    /// [`HttpAuth::authenticate`] as far as it goes without waiting: the
+    /// answer when the store answers synchronously and nothing must be
+    /// written first (with the memory stores: nearly always), so a
+    /// middleware needs no boxed future. [`Attempt::Wait`] means nothing has
+    /// happened yet.
+    pub(crate) fn authenticate_now(
+        &self,
+        headers: &impl HeaderSource,
+        peer: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Attempt {
+        let presented = match self.presented(headers, peer) {
+            Ok(presented) => presented,
+            Err(response) => return Attempt::Done(Err(response)),
+        };
+        if self.watching() {
+            return Attempt::Wait;
+        }
+        let (token, ip) = (presented.token, presented.ip);
+        let Some(decided) =
+            self.inner
+                .authenticator
+                .authenticate_now(token, &presented.tenant, ip, required)
+        else {
+            return Attempt::Wait;
+        };
+        match decided {
+            Decided::Done(result) => Attempt::Done(self.concluded(result, ip, token)),
+            Decided::FollowUp(pending) => Attempt::FollowUp(FollowUp {
+                // The credential is borrowed from the request: what a
+                // refusal counts against is computed now.
+                failure: pending
+                    .rejection()
+                    .is_some_and(counts_as_failure)
+                    .then(|| subjects(ip, "bearer", token)),
+                pending,
+            }),
+        }
+    }
+
+    /// The answer of an [`Attempt::FollowUp`], after its write.
+    pub(crate) async fn finish(&self, pending: FollowUp) -> Result<Principal, HttpResponse> {
+        let result = self.inner.authenticator.finish(*pending.pending).await;
+        if let (Some(subjects), true) = (&pending.failure, failed(&result)) {
+            self.failed(subjects);
+        }
+        result.map_err(|e| auth_error_response(&e))
+    }
+
+    /// [`HttpAuth::authenticate`] when the throttle or the store must be
+    /// waited on.
+    async fn authenticate_waiting(
+        &self,
+        headers: &impl HeaderSource,
+        peer: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Result<Principal, HttpResponse> {
+        let presented = self.presented(headers, peer)?;
+        let (token, tenant, ip) = (presented.token, &presented.tenant, presented.ip);
+        if self.watching() {
+            let tenant = TenantId::parse(tenant).ok();
+            if let Some(response) = self
+                .throttled(&subjects(ip, "bearer", token), tenant.as_ref(), ip)
+                .await
+            {
+                return Err(response);
+            }
+        }
+        let result = self
+            .inner
+            .authenticator
+            .authenticate_in(token, tenant, ip, required)
+            .await;
+        self.concluded(result, ip, token)
+    }
+
+    /// The credential, tenant and client IP of an API request.
+    fn presented<'h>(
+        &'h self,
+        headers: &'h impl HeaderSource,
+        peer: Option<IpAddr>,
+    ) -> Result<Presented<'h>, HttpResponse> {
         if headers.headers_len() > self.inner.config.max_headers {
             return Err(headers_too_large());
         }
@@ -224,36 +316,30 @@ impl HttpAuth {
             .api_tenant
             .resolve_name(headers)
             .map_err(|r| rejection_response(&super::tenant_refusal(token, r)))?;
-        let ip = self.client_ip(headers, peer);
-        // Fast path: with no failure in the last window, nothing can be
-        // throttled, and no fingerprint is computed.
-        let watching = self
-            .inner
+        Ok(Presented {
+            token,
+            tenant,
+            ip: self.client_ip(headers, peer),
+        })
+    }
+
+    /// Whether the throttle may refuse a request: with no failure in the
+    /// last window nothing can be throttled, and no fingerprint is computed.
+    fn watching(&self) -> bool {
+        self.inner
             .throttle
             .as_ref()
-            .is_some_and(|t| !t.idle(Instant::now));
-        if watching {
-            let tenant = TenantId::parse(&tenant).ok();
-            // Boxed: a rare path, kept out of every request's future.
-            if let Some(response) =
-                Box::pin(self.throttled(&subjects(ip, "bearer", token), tenant.as_ref(), ip)).await
-            {
-                return Err(response);
-            }
-        }
-        let result = self
-            .inner
-            .authenticator
-            .authenticate_in(token, &tenant, ip, required)
-            .await;
-        if let Err(crate::AuthError::Rejected(
-            Rejection::Malformed
-            | Rejection::Unknown
-            | Rejection::WrongTenant
-            | Rejection::Revoked
-            | Rejection::Expired,
-        )) = &result
-        {
+            .is_some_and(|t| !t.idle(Instant::now))
+    }
+
+    /// Counts a refusal against the credential and IP, and maps the answer.
+    fn concluded(
+        &self,
+        result: Result<Principal, crate::AuthError>,
+        ip: Option<IpAddr>,
+        token: &str,
+    ) -> Result<Principal, HttpResponse> {
+        if failed(&result) {
             self.failed(&subjects(ip, "bearer", token));
         }
         result.map_err(|e| auth_error_response(&e))
@@ -738,6 +824,51 @@ impl HttpAuth {
 }
 
 /// The throttle counters a request counts against: its IP and a credential.
+/// What [`HttpAuth::authenticate_now`] could do without waiting.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// The answer.
+    Done(Result<Principal, HttpResponse>),
+    /// Decided; a write must finish first ([`HttpAuth::finish`]).
+    FollowUp(FollowUp),
+    /// The throttle or the store must be waited on: call
+    /// [`HttpAuth::authenticate`]. Nothing has happened yet.
+    Wait,
+}
+
+/// A decided API authentication whose follow-up write has yet to run.
+#[derive(Debug)]
+pub(crate) struct FollowUp {
+    pending: Box<PendingFollowUp>,
+    /// What a refusal counts against, when the decision is a counted refusal.
+    failure: Option<Vec<Subject>>,
+}
+
+/// The parts of an API request that authenticate it.
+struct Presented<'h> {
+    token: &'h str,
+    tenant: std::borrow::Cow<'h, str>,
+    ip: Option<IpAddr>,
+}
+
+/// Whether a refusal counts toward the failure throttle: a presented
+/// credential that is wrong, not a missing one or a store failure.
+fn counts_as_failure(rejection: &Rejection) -> bool {
+    matches!(
+        rejection,
+        Rejection::Malformed
+            | Rejection::Unknown
+            | Rejection::WrongTenant
+            | Rejection::Revoked
+            | Rejection::Expired
+    )
+}
+
+/// Whether `result` is a refusal that counts toward the failure throttle.
+fn failed(result: &Result<Principal, crate::AuthError>) -> bool {
+    matches!(result, Err(crate::AuthError::Rejected(r)) if counts_as_failure(r))
+}
+
 fn subjects(ip: Option<IpAddr>, kind: &str, credential: &str) -> Vec<Subject> {
     let mut v = Vec::with_capacity(2);
     if let Some(ip) = ip {

@@ -28,6 +28,8 @@ mod tenant;
 mod throttle;
 
 pub use client_ip::TrustedProxies;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) use endpoints::Attempt;
 pub use endpoints::{HttpAuth, HttpAuthConfig, body_too_large};
 pub use login::{CSRF_COOKIE, CsrfKey, StaticUsers, UserDirectory};
 pub use request::{HeaderSource, HttpRequest};

@@ -1013,8 +1013,34 @@ impl AuthorizationServer {
             Some(found) => found,
             None => self.grants.find_access_token(&digest).await,
         };
+        self.verify_found(found, &digest, tenant, required)
+    }
+
+    /// The validation without waiting on the store: `None` when the store
+    /// cannot answer synchronously (see [`GrantStore::find_access_token_now`]).
+    pub(crate) fn validate_access_token_now(
+        &self,
+        token: &str,
+        tenant: &str,
+        required: &ScopeSet,
+    ) -> Option<Result<Principal, AuthError>> {
+        if !is_token_shape(token, ACCESS_TOKEN_PREFIX) {
+            return Some(Err(Rejection::Malformed.into()));
+        }
+        let digest = self.digest(token);
+        let found = self.grants.find_access_token_now(&digest)?;
+        Some(self.verify_found(found, &digest, tenant, required))
+    }
+
+    fn verify_found(
+        &self,
+        found: Result<Option<Arc<AccessTokenRecord>>, StoreError>,
+        digest: &Digest,
+        tenant: &str,
+        required: &ScopeSet,
+    ) -> Result<Principal, AuthError> {
         let record = found?.ok_or(Rejection::Unknown)?;
-        decide::verify_access_token(&record, &digest, tenant, required, self.clock.now())?;
+        decide::verify_access_token(&record, digest, tenant, required, self.clock.now())?;
         Ok(Principal::access_token(record))
     }
 
