@@ -76,9 +76,11 @@ use crate::{
 /// as `X-Tenant-Id` allocates, on every call), any other by parsing it.
 fn header_name(name: &str) -> Option<HeaderName> {
     use actix_web::http::header;
+    // Built at compile time (`from_static` validates when called at run time).
+    const X_TENANT_ID: HeaderName = HeaderName::from_static("x-tenant-id");
     Some(match name {
         "authorization" => header::AUTHORIZATION,
-        super::http::TENANT_HEADER | "x-tenant-id" => HeaderName::from_static("x-tenant-id"),
+        super::http::TENANT_HEADER | "x-tenant-id" => X_TENANT_ID,
         "host" => header::HOST,
         "content-type" => header::CONTENT_TYPE,
         "forwarded" => header::FORWARDED,

@@ -59,12 +59,35 @@ use crate::{
     },
 };
 
+/// `name` as a `HeaderName`: the names the library reads without parsing
+/// (`HeaderMap::get(&str)` parses the name, lower-casing `X-Tenant-Id`, on
+/// every call), any other by parsing it. The same table as the actix
+/// adapter's, over the `http` 1 types.
+fn header_name(name: &str) -> Option<HeaderName> {
+    use axum::http::header;
+    // Built at compile time (`from_static` validates when called at run time).
+    const X_TENANT_ID: HeaderName = HeaderName::from_static("x-tenant-id");
+    const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    Some(match name {
+        "authorization" => header::AUTHORIZATION,
+        crate::http::TENANT_HEADER | "x-tenant-id" => X_TENANT_ID,
+        "host" => header::HOST,
+        "content-type" => header::CONTENT_TYPE,
+        "forwarded" => header::FORWARDED,
+        "x-forwarded-for" => X_FORWARDED_FOR,
+        _ => return HeaderName::from_bytes(name.as_bytes()).ok(),
+    })
+}
+
 impl HeaderSource for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| v.to_str().ok())
+        self.get(header_name(name)?).and_then(|v| v.to_str().ok())
     }
 
     fn header_values(&self, name: &str) -> Vec<&str> {
+        let Some(name) = header_name(name) else {
+            return Vec::new();
+        };
         self.get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
