@@ -13,7 +13,9 @@
 # pinned, else 2), WRK_CONNECTIONS (32),
 # WARMUP (seconds of unrecorded load before each variant, default 2),
 # ROUNDS (default 1: with more, the variants are run round-robin that many
-# times and the median requests/s of each is reported),
+# times, every other round in reverse order; the median CPU per request and
+# requests/s of each are reported, and the ratios are the median of each
+# round's own ratio),
 # NO_BUILD=1 (use the http_bench binary already in benches/peers/target/release).
 set -euo pipefail
 
@@ -111,9 +113,17 @@ TICKS_PER_S="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-declare -A RPS ALL CPU ALL_CPU
+declare -A RPS ALL CPU ALL_CPU ROUND_CPU
 for round in $(seq 1 "$ROUNDS"); do
-    for v in "${VARIANTS[@]}"; do
+    # Every other round runs the variants in reverse, so that a host
+    # slowing down or speeding up during a round does not always favour the
+    # same variants.
+    order=("${VARIANTS[@]}")
+    if [ $((round % 2)) = 0 ]; then
+        order=()
+        for ((i = ${#VARIANTS[@]} - 1; i >= 0; i--)); do order+=("${VARIANTS[$i]}"); done
+    fi
+    for v in "${order[@]}"; do
         IFS='|' read -r name port token <<<"$v"
         mapfile -d '' H < <(headers "$token")
         url="http://127.0.0.1:$port/"
@@ -133,6 +143,7 @@ for round in $(seq 1 "$ROUNDS"); do
         cpu_us="$(awk -v t="$((after - before))" -v hz="$TICKS_PER_S" -v n="$requests" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')"
         ALL[$name]="${ALL[$name]:-} $rps"
         ALL_CPU[$name]="${ALL_CPU[$name]:-} $cpu_us"
+        ROUND_CPU[$name/$round]="$cpu_us"
         echo "round $round/$ROUNDS $name: $rps req/s, server CPU $cpu_us us/request" >&2
     done
 done
@@ -143,6 +154,16 @@ for v in "${VARIANTS[@]}"; do
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+# The median over rounds of the ratio within each round (baseline CPU per
+# request / variant CPU per request): a round that the host slowed down as a
+# whole cancels out.
+round_ratio() {
+    local base="$1" name="$2" r out=""
+    for r in $(seq 1 "$ROUNDS"); do
+        out="$out $(ratio "${ROUND_CPU[$base/$r]}" "${ROUND_CPU[$name/$r]}")"
+    done
+    median <<<"$out" | awk '{ printf "%.3f", $1 }'
+}
 meets() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "yes" : "NO" }'; }
 
 echo
@@ -150,18 +171,19 @@ pinning="server and wrk floating over $(nproc) cores"
 [ "$PIN" = 1 ] && pinning="server on core 0 (1 worker), wrk on core 1"
 echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SECONDS_PER_RUN}s, median of $ROUNDS round(s), 127.0.0.1, $pinning, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "capacity = requests per second of server CPU (1 / CPU per request): the throughput a"
-echo "server-bound deployment gets; the targets are judged on it, wrk's req/s shown as measured."
+echo "server-bound deployment gets; wrk's req/s shown as measured. The ratios are the median"
+echo "over rounds of each round's own ratio of CPU per request; the targets are judged on them."
 printf '%-24s %10s %10s %10s %10s %12s %s\n' variant 'wrk req/s' 'CPU us/req' capacity 'vs no-auth' 'vs static' 'target (>=0.90 / >=0.95)'
 for v in "${VARIANTS[@]}"; do
     IFS='|' read -r name _ _ <<<"$v"
     fw="${name%%/*}"
     capacity="$(awk -v c="${CPU[$name]}" 'BEGIN { printf "%.0f", 1e6 / c }')"
-    vs_none="$(ratio "${CPU[$fw/no-auth]}" "${CPU[$name]}")"
+    vs_none="$(round_ratio "$fw/no-auth" "$name")"
     vs_static="-"
     target=""
     case "$name" in
         */papyrus-*)
-            vs_static="$(ratio "${CPU[$fw/static-bearer]}" "${CPU[$name]}")"
+            vs_static="$(round_ratio "$fw/static-bearer" "$name")"
             target="$(meets "$vs_none" 0.90) / $(meets "$vs_static" 0.95)"
             ;;
     esac

@@ -183,6 +183,28 @@ pub fn http_fixture() -> (HttpAuth, String, String) {
     (auth, key, token)
 }
 
+/// The actix-web hello-world handler of the HTTP comparison.
+pub async fn actix_hello() -> &'static str {
+    "Hello, world!"
+}
+
+/// The thinnest actix-web bearer check: one static string compare
+/// (`Bearer static-token`), as a `middleware::from_fn`.
+pub async fn actix_static_bearer(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let ok = req
+        .headers()
+        .get("authorization")
+        .is_some_and(|v| v.as_bytes() == b"Bearer static-token");
+    if ok {
+        next.call(req).await
+    } else {
+        Ok(req.into_response(actix_web::HttpResponse::Unauthorized().finish()))
+    }
+}
+
 /// The static bearer token of the baseline variants.
 pub const STATIC_TOKEN: &str = "static-token";
 

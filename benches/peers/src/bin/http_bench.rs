@@ -21,13 +21,8 @@
 
 use std::{io::Write, net::SocketAddr, thread};
 
-use actix_web::{
-    App, HttpServer,
-    body::BoxBody,
-    dev::{ServiceRequest, ServiceResponse},
-    middleware::{Next, from_fn},
-};
-use papyrus_auth_peers::{axum_apps, http_fixture};
+use actix_web::{App, HttpServer, middleware::from_fn};
+use papyrus_auth_peers::{actix_hello, actix_static_bearer, axum_apps, http_fixture};
 
 /// Server threads of each framework: `HTTP_BENCH_WORKERS`, default 2 (the
 /// machine has 2 cores; `benches/http_load.sh` pins the server to one core
@@ -38,26 +33,6 @@ fn workers() -> usize {
         .and_then(|w| w.parse().ok())
         .filter(|&w| w > 0)
         .unwrap_or(2)
-}
-
-async fn actix_hello() -> &'static str {
-    "Hello, world!"
-}
-
-/// The thinnest actix-web bearer check: one static string compare.
-async fn actix_static_bearer(
-    req: ServiceRequest,
-    next: Next<BoxBody>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let ok = req
-        .headers()
-        .get("authorization")
-        .is_some_and(|v| v.as_bytes() == b"Bearer static-token");
-    if ok {
-        next.call(req).await
-    } else {
-        Ok(req.into_response(actix_web::HttpResponse::Unauthorized().finish()))
-    }
 }
 
 fn main() {
