@@ -335,7 +335,7 @@ where
                 None => {
                     config
                         .auth
-                        .authenticate(req.headers(), peer, &config.required)
+                        .authenticate_waiting(req.headers(), peer, &config.required)
                         .await
                 }
             };

@@ -261,7 +261,14 @@ where
                 req.extensions_mut().insert(principal);
                 return AuthFuture::inner(self.inner.call(req));
             }
-            Attempt::Done(Err(response)) => return AuthFuture::ready(into_response(response)),
+            Attempt::Done(Err(response)) => {
+                // The service polled ready is not called: drop it, releasing
+                // whatever its readiness reserved (a concurrency permit, a
+                // buffer slot), as the boxed path does.
+                let clone = self.inner.clone();
+                drop(std::mem::replace(&mut self.inner, clone));
+                return AuthFuture::ready(into_response(response));
+            }
             Attempt::FollowUp(pending) => Some(pending),
             Attempt::Wait => None,
         };
@@ -275,7 +282,7 @@ where
                 None => {
                     layer
                         .auth
-                        .authenticate(req.headers(), peer, &layer.required)
+                        .authenticate_waiting(req.headers(), peer, &layer.required)
                         .await
                 }
             };

@@ -375,8 +375,8 @@ pub(crate) fn random_alphanumeric(len: usize) -> String {
 /// Each random byte's top six bits pick a character; the two values above 61
 /// are rejected, so every character is equally likely (as with rand's
 /// `Alphanumeric`, which spends a 32-bit word per character where this
-/// spends a byte: a 43-character token takes about 45 bytes of ChaCha
-/// output instead of 180).
+/// spends a byte: a 43-character token takes one 64-byte draw of ChaCha
+/// output, rarely two, instead of about 180 bytes).
 pub(crate) fn push_alphanumeric(s: &mut String, len: usize) {
     const CHARSET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();

@@ -288,6 +288,29 @@ pub(crate) struct PendingFollowUp {
     follow_up: FollowUp,
     client_ip: Option<IpAddr>,
     now: OffsetDateTime,
+    /// The refusal-audit debounce this decision claimed, given back if the
+    /// follow-up never runs (a middleware's future dropped unpolled), so
+    /// that the next refusal is audited instead.
+    claim: Option<RejectionClaim>,
+}
+
+/// A claimed slot of [`ApiKeys`]'s refusal-audit debounce.
+#[derive(Debug)]
+struct RejectionClaim {
+    rejections: Arc<DashMap<(KeyId, &'static str), OffsetDateTime>>,
+    key: (KeyId, &'static str),
+    at: OffsetDateTime,
+    /// Whether dropping the claim gives the slot back.
+    armed: bool,
+}
+
+impl Drop for RejectionClaim {
+    fn drop(&mut self) {
+        if self.armed {
+            // Only the slot this claim set: a later refusal may have claimed it since.
+            self.rejections.remove_if(&self.key, |_, at| *at == self.at);
+        }
+    }
 }
 
 impl PendingFollowUp {
@@ -675,8 +698,19 @@ impl ApiKeys {
         p: PendingFollowUp,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<Principal, AuthError>> + Send + '_>> {
         Box::pin(async move {
-            self.follow_up(p.follow_up, p.client_ip, p.now).await?;
-            p.outcome.map_err(AuthError::Rejected)
+            let PendingFollowUp {
+                outcome,
+                follow_up,
+                client_ip,
+                now,
+                claim,
+            } = p;
+            // The audit is now going to be written: the claim stands.
+            if let Some(mut claim) = claim {
+                claim.armed = false;
+            }
+            self.follow_up(follow_up, client_ip, now).await?;
+            outcome.map_err(AuthError::Rejected)
         })
     }
 
@@ -707,12 +741,24 @@ impl ApiKeys {
         let (outcome, follow_up) = self.decide(&record, digest, tenant, client_ip, required, now);
         match follow_up {
             None => Decided::Done(outcome.map_err(AuthError::Rejected)),
-            Some(follow_up) => Decided::FollowUp(Box::new(PendingFollowUp {
-                outcome,
-                follow_up,
-                client_ip,
-                now,
-            })),
+            Some(follow_up) => {
+                let claim = match &follow_up {
+                    FollowUp::Rejected { key, reason, .. } => Some(RejectionClaim {
+                        rejections: Arc::clone(&self.rejections),
+                        key: (key.clone(), reason.as_str()),
+                        at: now,
+                        armed: true,
+                    }),
+                    FollowUp::Touch { .. } => None,
+                };
+                Decided::FollowUp(Box::new(PendingFollowUp {
+                    outcome,
+                    follow_up,
+                    client_ip,
+                    now,
+                    claim,
+                }))
+            }
         }
     }
 
@@ -873,4 +919,58 @@ fn validate_name(name: &str) -> Result<(), ApiKeyError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AuditLog, AuditQuery, MemoryApiKeyStore, MemoryAuditLog};
+
+    /// A refusal decided but never finished (a middleware's future dropped
+    /// before it ran) gives its audit-debounce slot back: the next refusal
+    /// of that key is audited instead of being debounced away.
+    #[tokio::test]
+    async fn an_unfinished_refusal_does_not_swallow_the_audit() {
+        let audit = Arc::new(MemoryAuditLog::new());
+        let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), audit.clone());
+        let acme: TenantId = "acme".parse().unwrap();
+        let created = keys
+            .create(
+                &acme,
+                NewApiKey::new("k", ScopeSet::empty()),
+                &Actor::System,
+            )
+            .await
+            .unwrap();
+        keys.revoke(&acme, &created.info.id, &Actor::System)
+            .await
+            .unwrap();
+        let key = created.key.expose_secret();
+        let rejected = || async {
+            audit
+                .query(&AuditQuery::tenant(acme.clone()))
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.kind.as_str() == "key_rejected")
+                .count()
+        };
+
+        let decided = keys.authenticate_now(key, "acme", None, &ScopeSet::empty());
+        assert!(matches!(decided, Some(Decided::FollowUp(_))));
+        drop(decided);
+        assert_eq!(rejected().await, 0);
+
+        let r = keys
+            .authenticate_in(key, "acme", None, &ScopeSet::empty())
+            .await;
+        assert!(matches!(r, Err(AuthError::Rejected(Rejection::Revoked))));
+        assert_eq!(rejected().await, 1, "audited after the dropped attempt");
+        // Within the window, further refusals are debounced as before.
+        let r = keys
+            .authenticate_in(key, "acme", None, &ScopeSet::empty())
+            .await;
+        assert!(matches!(r, Err(AuthError::Rejected(Rejection::Revoked))));
+        assert_eq!(rejected().await, 1);
+    }
 }

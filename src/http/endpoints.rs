@@ -272,8 +272,8 @@ impl HttpAuth {
     }
 
     /// [`HttpAuth::authenticate`] when the throttle or the store must be
-    /// waited on.
-    async fn authenticate_waiting(
+    /// waited on (after [`Attempt::Wait`]).
+    pub(crate) async fn authenticate_waiting(
         &self,
         headers: &impl HeaderSource,
         peer: Option<IpAddr>,
@@ -823,7 +823,6 @@ impl HttpAuth {
     }
 }
 
-/// The throttle counters a request counts against: its IP and a credential.
 /// What [`HttpAuth::authenticate_now`] could do without waiting.
 #[derive(Debug)]
 pub(crate) enum Attempt {
@@ -832,7 +831,7 @@ pub(crate) enum Attempt {
     /// Decided; a write must finish first ([`HttpAuth::finish`]).
     FollowUp(FollowUp),
     /// The throttle or the store must be waited on: call
-    /// [`HttpAuth::authenticate`]. Nothing has happened yet.
+    /// [`HttpAuth::authenticate_waiting`]. Nothing has happened yet.
     Wait,
 }
 
@@ -869,6 +868,7 @@ fn failed(result: &Result<Principal, crate::AuthError>) -> bool {
     matches!(result, Err(crate::AuthError::Rejected(r)) if counts_as_failure(r))
 }
 
+/// The throttle counters a request counts against: its IP and a credential.
 fn subjects(ip: Option<IpAddr>, kind: &str, credential: &str) -> Vec<Subject> {
     let mut v = Vec::with_capacity(2);
     if let Some(ip) = ip {
