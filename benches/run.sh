@@ -27,11 +27,12 @@ cargo bench --bench stores "${CRITERION_ARGS[@]}" | tee "$OUT/stores.txt"
 echo "== oxide-auth side by side"
 (cd benches/peers && cargo bench --bench peers "${CRITERION_ARGS[@]}") | tee "$OUT/peers.txt"
 
-echo "== HTTP layers in-process (axum Router, no sockets)"
+echo "== HTTP layers in-process (axum and actix-web, no sockets)"
 (cd benches/peers && cargo bench --bench layers "${CRITERION_ARGS[@]}") | tee "$OUT/layers.txt"
 
 echo "== HTTP load (wrk over loopback)"
-ROUNDS="${ROUNDS:-3}" benches/http_load.sh "$HTTP_SECONDS" | tee "$OUT/http.txt"
+# Rounds: the ratios are medians of per-round ratios; more rounds, steadier.
+ROUNDS="${ROUNDS:-6}" benches/http_load.sh "$HTTP_SECONDS" | tee "$OUT/http.txt"
 
 echo "== memory per key"
 (cd benches/peers && cargo run --quiet --release --bin key_memory) | tee "$OUT/memory.txt"
