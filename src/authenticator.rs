@@ -5,7 +5,6 @@ use std::net::IpAddr;
 use crate::{
     ApiKeys, AuthError, AuthRequest, Principal, ScopeSet, TenantId,
     api_key::{Decided, PendingFollowUp},
-    http,
     oauth::{ACCESS_TOKEN_PREFIX, AuthorizationServer},
     secret::is_token_shape,
 };
@@ -79,10 +78,7 @@ impl Authenticator {
         request: &AuthRequest<'_>,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
-        // The key or token check that follows reads every character.
-        let token = http::bearer_credential(request.authorization)?;
-        let tenant = http::tenant_name_from_header(request.tenant)
-            .map_err(|r| http::tenant_refusal(token, r))?;
+        let (token, tenant) = request.credential_and_tenant()?;
         self.authenticate_in(token, tenant, request.client_ip, required)
             .await
     }

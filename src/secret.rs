@@ -365,9 +365,7 @@ pub(crate) fn is_token_shape(token: &str, prefix: &str) -> bool {
 /// `len` characters drawn uniformly from `A-Z a-z 0-9` by the thread-local
 /// CSPRNG: `len * 5.95` bits of entropy.
 pub(crate) fn random_alphanumeric(len: usize) -> String {
-    let mut s = String::with_capacity(len);
-    push_alphanumeric(&mut s, len);
-    s
+    random_id("", len)
 }
 
 /// Appends `len` characters drawn uniformly from `A-Z a-z 0-9`.

@@ -237,6 +237,17 @@ impl fmt::Debug for AuthRequest<'_> {
 }
 
 impl<'a> AuthRequest<'a> {
+    /// The bearer credential and the validated tenant name, read without
+    /// allocating; the credential's characters are left to the key or token
+    /// check that follows (it reads every one), and a tenant refusal gives
+    /// way to `Malformed` for a credential that is not a `b64token`.
+    pub(crate) fn credential_and_tenant(&self) -> Result<(&'a str, &'a str), Rejection> {
+        let token = http::bearer_credential(self.authorization)?;
+        let tenant = http::tenant_name_from_header(self.tenant)
+            .map_err(|r| http::tenant_refusal(token, r))?;
+        Ok((token, tenant))
+    }
+
     /// A request with these header values and client IP.
     pub fn new(
         authorization: Option<&'a str>,
@@ -625,10 +636,7 @@ impl ApiKeys {
         request: &AuthRequest<'_>,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
-        // The key or token check that follows reads every character.
-        let token = http::bearer_credential(request.authorization)?;
-        let tenant = http::tenant_name_from_header(request.tenant)
-            .map_err(|r| http::tenant_refusal(token, r))?;
+        let (token, tenant) = request.credential_and_tenant()?;
         self.authenticate_in(token, tenant, request.client_ip, required)
             .await
     }

@@ -1005,10 +1005,7 @@ impl AuthorizationServer {
         tenant: &str,
         required: &ScopeSet,
     ) -> Result<Principal, AuthError> {
-        if !is_token_shape(token, ACCESS_TOKEN_PREFIX) {
-            return Err(Rejection::Malformed.into());
-        }
-        let digest = self.digest(token);
+        let digest = self.checked_digest(token)?;
         let found = match self.grants.find_access_token_now(&digest) {
             Some(found) => found,
             None => self.grants.find_access_token(&digest).await,
@@ -1024,12 +1021,21 @@ impl AuthorizationServer {
         tenant: &str,
         required: &ScopeSet,
     ) -> Option<Result<Principal, AuthError>> {
-        if !is_token_shape(token, ACCESS_TOKEN_PREFIX) {
-            return Some(Err(Rejection::Malformed.into()));
-        }
-        let digest = self.digest(token);
+        let digest = match self.checked_digest(token) {
+            Ok(digest) => digest,
+            Err(e) => return Some(Err(e)),
+        };
         let found = self.grants.find_access_token_now(&digest)?;
         Some(self.verify_found(found, &digest, tenant, required))
+    }
+
+    /// The access token's digest, if it has the token shape: anything else
+    /// is refused before any digest or lookup.
+    fn checked_digest(&self, token: &str) -> Result<Digest, AuthError> {
+        if !is_token_shape(token, ACCESS_TOKEN_PREFIX) {
+            return Err(Rejection::Malformed.into());
+        }
+        Ok(self.digest(token))
     }
 
     fn verify_found(
