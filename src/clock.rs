@@ -1,8 +1,10 @@
 //! Time, behind a trait so that expiry is tested without sleeping.
 
 use std::{
+    cell::Cell,
     fmt,
     sync::{Arc, Mutex, PoisonError},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 use time::{Duration, OffsetDateTime};
@@ -17,12 +19,45 @@ pub trait Clock: fmt::Debug + Send + Sync + 'static {
 }
 
 /// The operating system's clock.
+///
+/// Reads the system time at nanosecond precision on every call. Turning a
+/// count of seconds into a calendar date is a large part of the cost of
+/// [`OffsetDateTime::now_utc`], so each thread keeps the date-time of the
+/// whole second it last read and only sets the nanoseconds within it: the
+/// value is the same.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
+thread_local! {
+    /// The last whole second this thread read (Unix seconds; `u64::MAX`
+    /// for none yet) and that second as a date-time.
+    static LAST_SECOND: Cell<(u64, OffsetDateTime)> =
+        const { Cell::new((u64::MAX, OffsetDateTime::UNIX_EPOCH)) };
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+            return OffsetDateTime::now_utc(); // a clock set before 1970
+        };
+        let (second, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
+        let whole_second = match LAST_SECOND.try_with(Cell::get) {
+            Ok((cached, at)) if cached == second => at,
+            _ => {
+                let Some(at) = i64::try_from(second)
+                    .ok()
+                    .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                else {
+                    return OffsetDateTime::now_utc(); // beyond the year 9999
+                };
+                // `try_with` fails only while the thread is being torn down.
+                let _ = LAST_SECOND.try_with(|c| c.set((second, at)));
+                at
+            }
+        };
+        whole_second
+            .replace_nanosecond(nanos)
+            .unwrap_or(whole_second)
     }
 }
 
@@ -70,5 +105,31 @@ impl Clock for ManualClock {
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("ManualClock").field(&self.now()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_reads_the_current_time() {
+        // Each reading lies between two readings of `now_utc`, across a
+        // change of second (so both the cached and a newly converted second
+        // are checked).
+        let first = OffsetDateTime::now_utc();
+        loop {
+            let before = OffsetDateTime::now_utc();
+            let read = SystemClock.now();
+            let after = OffsetDateTime::now_utc();
+            assert!(
+                before <= read && read <= after,
+                "{before} <= {read} <= {after}"
+            );
+            if read.unix_timestamp() != first.unix_timestamp() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(7));
+        }
     }
 }
