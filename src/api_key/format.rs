@@ -29,6 +29,18 @@ pub const KEY_BODY_LEN: usize = 32;
 pub const KEY_CHECKSUM_LEN: usize = 6;
 const MAX_PREFIX_LEN: usize = 16;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// [`BASE62_VALUE`] of a byte that is not a base62 digit.
+const NOT_BASE62: u8 = 0x80;
+/// The value of each byte as a base62 digit, or [`NOT_BASE62`].
+const BASE62_VALUE: [u8; 256] = {
+    let mut table = [NOT_BASE62; 256];
+    let mut digit = 0;
+    while digit < BASE62.len() {
+        table[BASE62[digit] as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
 
 /// Whether a key is for production (`live`) or testing (`test`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -136,8 +148,14 @@ impl KeyFormat {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix('_')?;
         let (env, body) = rest.split_at_checked(5)?;
         let env = Environment::parse(env.strip_suffix('_')?)?;
+        // Every byte is looked up, without an early exit: the loop then has
+        // no branch per byte, and a bad byte anywhere sets the top bit.
         if body.len() != KEY_BODY_LEN + KEY_CHECKSUM_LEN
-            || !body.bytes().all(|b| b.is_ascii_alphanumeric())
+            || body
+                .bytes()
+                .fold(0, |seen, b| seen | BASE62_VALUE[usize::from(b)])
+                & NOT_BASE62
+                != 0
         {
             return None;
         }
@@ -188,12 +206,10 @@ fn encode_checksum(mut n: u32) -> String {
 fn decode_checksum(s: &str) -> Option<u32> {
     let mut n: u64 = 0;
     for b in s.bytes() {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'A'..=b'Z' => b - b'A' + 10,
-            b'a'..=b'z' => b - b'a' + 36,
-            _ => return None,
-        };
+        let digit = BASE62_VALUE[usize::from(b)];
+        if digit == NOT_BASE62 {
+            return None;
+        }
         n = n * 62 + u64::from(digit);
     }
     u32::try_from(n).ok()
@@ -213,6 +229,18 @@ mod tests {
             assert!(k.starts_with(&format!("pk_{}_", env.as_str())));
             assert!(k[8..].bytes().all(|b| b.is_ascii_alphanumeric()));
             assert_eq!(f.check(k), Some(env));
+        }
+    }
+
+    #[test]
+    fn the_digit_table_is_base62() {
+        for b in 0..=u8::MAX {
+            let expected = BASE62.iter().position(|&d| d == b);
+            let value = BASE62_VALUE[usize::from(b)];
+            match expected {
+                Some(digit) => assert_eq!(usize::from(value), digit),
+                None => assert_eq!(value, NOT_BASE62, "byte {b}"),
+            }
         }
     }
 
@@ -256,6 +284,8 @@ mod tests {
             &g.replace("pk_", "sk_"),
             &g.replace("pk_test_", "pk_test"),
             "pk_live_ääääääääääääääääääääääääääääääääääääää",
+            // Right length in bytes, one two-byte character in the body.
+            &format!("{}é{}", &g[..10], &g[12..]),
         ] {
             assert_eq!(f.check(bad), None, "{bad:?}");
         }
