@@ -232,10 +232,23 @@ pub(crate) fn bearer_credential(header: Option<&str>) -> Result<&str, Rejection>
     if !scheme.eq_ignore_ascii_case("bearer") || !rest.is_empty() && !rest.starts_with(' ') {
         return Err(Rejection::MissingCredentials);
     }
-    match rest.trim_matches(' ') {
+    match trim_spaces(rest) {
         "" => Err(Rejection::Malformed),
         token => Ok(token),
     }
+}
+
+/// `s` without leading and trailing spaces (`' '` only: RFC 6750's `1*SP`),
+/// byte by byte rather than through `str::trim_matches`'s UTF-8 decoding.
+fn trim_spaces(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |i| i + 1);
+    // A space is one byte, so both ends are character boundaries.
+    s.get(start..end).unwrap_or_default()
 }
 
 /// The bytes of an RFC 6750 `b64token` (before its trailing `=`), as a
@@ -253,7 +266,9 @@ const B64TOKEN: [bool; 256] = {
     }
 };
 
-/// The tenant named by an `X-Tenant-Id` header value.
+/// The tenant named by an `X-Tenant-Id` header value. Surrounding ASCII
+/// whitespace (HTTP's optional whitespace) is ignored; any other character
+/// outside the tenant syntax refuses the value.
 ///
 /// # Errors
 ///
@@ -266,7 +281,7 @@ pub fn tenant_from_header(value: Option<&str>) -> Result<TenantId, Rejection> {
 
 /// [`tenant_from_header`] without the allocation: the validated name.
 pub(crate) fn tenant_name_from_header(value: Option<&str>) -> Result<&str, Rejection> {
-    match value.map(str::trim) {
+    match value.map(str::trim_ascii) {
         None | Some("") => Err(Rejection::MissingTenant),
         Some(v) => crate::tenant::validate(v)
             .map(|()| v)
@@ -560,6 +575,16 @@ mod tests {
         assert_eq!(
             tenant_from_header(Some("ACME")).unwrap_err(),
             Rejection::InvalidTenant
+        );
+        assert_eq!(
+            tenant_from_header(Some(" \tacme ")).unwrap().as_str(),
+            "acme",
+            "optional whitespace"
+        );
+        assert_eq!(
+            tenant_from_header(Some("acme\u{a0}")).unwrap_err(),
+            Rejection::InvalidTenant,
+            "a no-break space is not HTTP whitespace"
         );
     }
 
