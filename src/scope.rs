@@ -171,7 +171,11 @@ impl ScopeSet {
 
     /// Whether every scope of `other` is in this set (`other ⊆ self`).
     pub fn contains_all(&self, other: &ScopeSet) -> bool {
-        other.0.iter().all(|s| self.contains(s))
+        // One merge walk over the two sorted lists: each wanted scope is
+        // looked for after the previous one's place, and the equality test
+        // compares lengths before bytes.
+        let mut mine = self.0.iter();
+        other.0.len() <= self.0.len() && other.0.iter().all(|wanted| mine.any(|s| s == wanted))
     }
 
     /// An equal set that shares `known`'s allocations: `known` itself when
@@ -376,6 +380,22 @@ mod tests {
         // Case-sensitive, no prefix or wildcard matching.
         assert!(!granted.contains_all(&set("Documents:read")));
         assert!(!set("documents").contains_all(&set("documents:read")));
+    }
+
+    proptest::proptest! {
+        /// The merge walk agrees with "each wanted scope is held", for sets
+        /// drawn from a small alphabet so that overlaps are common.
+        #[test]
+        fn contains_all_is_the_subset_relation(
+            held in proptest::collection::btree_set("[abc][:x]{0,2}", 0..6),
+            wanted in proptest::collection::btree_set("[abc][:x]{0,2}", 0..6),
+        ) {
+            let parse = |s: &std::collections::BTreeSet<String>| {
+                ScopeSet::parse(&s.iter().map(String::as_str).collect::<Vec<_>>().join(" ")).unwrap()
+            };
+            let (held_set, wanted_set) = (parse(&held), parse(&wanted));
+            proptest::prop_assert_eq!(held_set.contains_all(&wanted_set), wanted.is_subset(&held));
+        }
     }
 
     #[test]
