@@ -32,11 +32,19 @@ pub enum StoreErrorKind {
 /// assert_eq!(err.kind(), StoreErrorKind::Unavailable);
 /// assert!(std::error::Error::source(&err).is_some());
 /// ```
-pub struct StoreError {
+pub struct StoreError(Box<Failure>);
+
+/// A [`StoreError`]'s contents, boxed: an error is rare, and one pointer
+/// keeps every `Result` that may carry it (each authentication's among them)
+/// small enough to move in registers.
+struct Failure {
     kind: StoreErrorKind,
     message: &'static str,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
+
+// One pointer wide, so that it never widens an authentication's `Result`.
+const _: () = assert!(size_of::<StoreError>() == size_of::<usize>());
 
 impl StoreError {
     /// A store error of `kind` with a short static description and an optional cause.
@@ -45,11 +53,11 @@ impl StoreError {
         message: &'static str,
         source: Option<Box<dyn StdError + Send + Sync + 'static>>,
     ) -> Self {
-        Self {
+        Self(Box::new(Failure {
             kind,
             message,
             source,
-        }
+        }))
     }
 
     /// The backend is unreachable or timed out.
@@ -78,24 +86,24 @@ impl StoreError {
 
     /// What kind of failure this is.
     pub fn kind(&self) -> StoreErrorKind {
-        self.kind
+        self.0.kind
     }
 }
 
 impl fmt::Debug for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoreError")
-            .field("kind", &self.kind)
-            .field("message", &self.message)
-            .field("source", &self.source)
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("source", &self.0.source)
             .finish()
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message)?;
-        if let Some(source) = &self.source {
+        f.write_str(self.0.message)?;
+        if let Some(source) = &self.0.source {
             write!(f, ": {source}")?;
         }
         Ok(())
@@ -104,7 +112,8 @@ impl fmt::Display for StoreError {
 
 impl StdError for StoreError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }

@@ -254,6 +254,11 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
+// Every authentication returns this `Result`: at three words it is copied
+// whole, where a wider one was copied in overlapping pieces that stalled the
+// processor's store forwarding (measured: ≈ 20 ns of a 250 ns API-key check).
+const _: () = assert!(size_of::<Result<Principal, AuthError>>() <= 3 * size_of::<usize>());
+
 impl From<Rejection> for AuthError {
     fn from(r: Rejection) -> Self {
         Self::Rejected(r)
