@@ -168,7 +168,7 @@ impl IpAllowlist {
         }
         let Some(ip) = ip else { return false };
         let ip = unmap_addr(ip);
-        self.0.iter().any(|net| net.contains(&ip))
+        self.0.iter().any(|net| holds(net, ip))
     }
 
     /// Whether the list is empty (no restriction).
@@ -179,6 +179,27 @@ impl IpAllowlist {
     /// The entries.
     pub fn entries(&self) -> &[IpNet] {
         &self.0
+    }
+}
+
+/// Whether `net` holds `ip`: `ipnet`'s `contains`, as one XOR and one mask
+/// (theirs builds the network and broadcast addresses on every call).
+fn holds(net: &IpNet, ip: IpAddr) -> bool {
+    match (net, ip) {
+        (IpNet::V4(net), IpAddr::V4(ip)) => {
+            // A `/0` shifts by the full width: no bit has to match.
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(net.prefix_len()))
+                .unwrap_or(0);
+            (u32::from(net.addr()) ^ u32::from(ip)) & mask == 0
+        }
+        (IpNet::V6(net), IpAddr::V6(ip)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(net.prefix_len()))
+                .unwrap_or(0);
+            (u128::from(net.addr()) ^ u128::from(ip)) & mask == 0
+        }
+        _ => false,
     }
 }
 
@@ -371,6 +392,35 @@ mod tests {
         let mapped = IpAllowlist::parse(["::ffff:10.0.0.0/104"]).unwrap();
         assert!(mapped.allows(ip("10.9.9.9")));
         assert!(!mapped.allows(ip("11.9.9.9")));
+    }
+
+    proptest::proptest! {
+        /// The mask test agrees with `ipnet`'s `contains` for every prefix
+        /// length. The address is the network's own with one bit flipped
+        /// near the prefix's end (inside it, or just after), so that both
+        /// answers occur and an off-by-one mask is caught.
+        #[test]
+        fn holds_is_ipnet_contains(
+            v4 in proptest::prelude::any::<u32>(),
+            v6 in proptest::prelude::any::<u128>(),
+            len4 in 0u8..=32,
+            len6 in 0u8..=128,
+            near in -2i32..=1,
+        ) {
+            // The bit `near` places after the prefix's last one, counted
+            // from the top (none if that falls outside the address).
+            let bit = |len: u8, width: i32| {
+                let from_top = i32::from(len) + near;
+                (0..width).contains(&from_top).then(|| (width - 1 - from_top) as u32)
+            };
+            let net4 = IpNet::V4(ipnet::Ipv4Net::new(v4.into(), len4).unwrap());
+            let ip4 = IpAddr::V4((v4 ^ bit(len4, 32).map_or(0, |b| 1 << b)).into());
+            proptest::prop_assert_eq!(holds(&net4, ip4), net4.contains(&ip4));
+            let net6 = IpNet::V6(ipnet::Ipv6Net::new(v6.into(), len6).unwrap());
+            let ip6 = IpAddr::V6((v6 ^ bit(len6, 128).map_or(0, |b| 1 << b)).into());
+            proptest::prop_assert_eq!(holds(&net6, ip6), net6.contains(&ip6));
+            proptest::prop_assert!(!holds(&net4, ip6) && !holds(&net6, ip4));
+        }
     }
 
     #[test]
