@@ -312,6 +312,51 @@ async fn full_code_flow_with_rfc7636_vector() {
 }
 
 #[tokio::test]
+async fn issue_and_rotation_audits_name_the_family_user_client_and_scopes() {
+    let f = fx().await;
+    let t1 = f.tokens().await;
+    let r1 = t1.refresh_token.unwrap().expose_secret().to_owned();
+    f.refresh(&r1, Some("documents:read")).await.unwrap();
+    let events = f
+        .audit
+        .query(&AuditQuery::tenant(f.acme.clone()).limit(1000))
+        .await
+        .unwrap();
+    let issued = events
+        .iter()
+        .find(|e| matches!(e.kind, AuditEventKind::TokensIssued { .. }))
+        .expect("tokens issued");
+    let rotated = events
+        .iter()
+        .find(|e| matches!(e.kind, AuditEventKind::RefreshRotated { .. }))
+        .expect("refresh rotated");
+    let (
+        AuditEventKind::TokensIssued {
+            family: issued_family,
+            scopes: issued_scopes,
+        },
+        AuditEventKind::RefreshRotated {
+            family: rotated_family,
+            scopes: rotated_scopes,
+        },
+    ) = (&issued.kind, &rotated.kind)
+    else {
+        unreachable!("matched above")
+    };
+    assert_eq!(issued_family, rotated_family, "one family");
+    assert_eq!(*issued_scopes, t1.scope);
+    assert_eq!(
+        rotated_scopes.to_string(),
+        "documents:read",
+        "the narrowed access scope"
+    );
+    for e in [issued, rotated] {
+        assert_eq!(e.subject.as_deref(), Some("alice"));
+        assert_eq!(e.client_id.as_ref(), Some(&f.spa.client_id));
+    }
+}
+
+#[tokio::test]
 async fn approving_fewer_scopes_narrows_the_grant() {
     let f = fx().await;
     let req = f.authorize(&f.query_with(&[])).await.unwrap();

@@ -558,6 +558,9 @@ impl AuthorizationServer {
             access: &access,
             refresh: Some(&refresh),
         };
+        // Let go of the stored record before the store marks it consumed:
+        // held here, it would be copied on write.
+        drop(record);
         match self.grants.consume_code(&digest, now, tokens).await? {
             ConsumeCode::Consumed => {}
             ConsumeCode::AlreadyConsumed(r) => {
@@ -578,12 +581,12 @@ impl AuthorizationServer {
                     client_id: client.id.clone(),
                 },
                 AuditEventKind::TokensIssued {
-                    family: record.family.clone(),
-                    scopes: record.scopes.clone(),
+                    family: refresh.family.clone(),
+                    scopes: refresh.scopes.clone(),
                 },
             )
             .with_client(client.id.clone())
-            .with_subject(record.subject.clone()),
+            .with_subject(refresh.subject.clone()),
         )
         .await;
         Ok(response)
@@ -637,6 +640,8 @@ impl AuthorizationServer {
                 access: &access,
                 refresh: Some(&refresh),
             };
+            // The new refresh token carries the old one's family, subject
+            // and scopes, which is all that is needed of it from here on.
             let stored = if grace {
                 // Within the grace window the old token stays rotated; the
                 // new pair joins the family unless it was revoked meanwhile.
@@ -645,6 +650,9 @@ impl AuthorizationServer {
                     InsertTokens::FamilyRevoked => false,
                 }
             } else {
+                // Let go of the stored record before the store marks it
+                // rotated: held here, it would be copied on write.
+                drop(record);
                 match self.grants.rotate_refresh(&digest, tokens, now).await? {
                     RotateRefresh::Rotated => true,
                     RotateRefresh::AlreadyRotated(r) => {
@@ -661,7 +669,7 @@ impl AuthorizationServer {
             if !stored {
                 return Err(OAuthError::invalid_grant("refresh token revoked"));
             }
-            self.emit_rotated(tenant, client, &record, &access_scopes, now)
+            self.emit_rotated(tenant, client, &refresh, &access_scopes, now)
                 .await;
             return Ok(response);
         }
