@@ -7,7 +7,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use time::{Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
 /// A source of the current time (UTC).
 ///
@@ -48,7 +48,10 @@ impl Clock for SystemClock {
                     .ok()
                     .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
                 else {
-                    return OffsetDateTime::now_utc(); // beyond the year 9999
+                    // A clock beyond the year 9999, where `now_utc` would
+                    // panic: the latest time there is, so that everything
+                    // with an expiry has expired (it fails closed).
+                    return PrimitiveDateTime::MAX.assume_utc();
                 };
                 // `try_with` fails only while the thread is being torn down.
                 let _ = LAST_SECOND.try_with(|c| c.set((second, at)));
