@@ -169,7 +169,19 @@ impl AuthorizationServerConfig {
 
     /// The issuer of `tenant`.
     pub fn issuer_for(&self, tenant: &TenantId) -> String {
-        self.issuer.replace("{tenant}", tenant.as_str())
+        // `str::replace`, in one allocation when the placeholder appears
+        // once (it runs on every authorization request).
+        const PLACEHOLDER: &str = "{tenant}";
+        let tenant = tenant.as_str();
+        let mut issuer = String::with_capacity(self.issuer.len() + tenant.len());
+        let mut rest = self.issuer.as_str();
+        while let Some((before, after)) = rest.split_once(PLACEHOLDER) {
+            issuer.push_str(before);
+            issuer.push_str(tenant);
+            rest = after;
+        }
+        issuer.push_str(rest);
+        issuer
     }
 
     pub(crate) fn effective_grace(&self) -> Duration {
@@ -179,5 +191,38 @@ impl AuthorizationServerConfig {
 
     pub(crate) fn effective_code_ttl(&self) -> Duration {
         self.code_ttl.clamp(Duration::seconds(1), MAX_CODE_TTL)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_for_replaces_every_placeholder() {
+        let acme: TenantId = "acme".parse().unwrap();
+        let issuer = |template: &str| {
+            AuthorizationServerConfig::default()
+                .with_issuer(template)
+                .issuer_for(&acme)
+        };
+        assert_eq!(
+            issuer("https://{tenant}.papyrus.io"),
+            "https://acme.papyrus.io"
+        );
+        assert_eq!(
+            issuer("https://auth.example/{tenant}/"),
+            "https://auth.example/acme/"
+        );
+        assert_eq!(issuer("https://auth.example"), "https://auth.example");
+        assert_eq!(
+            issuer("https://{tenant}.example/{tenant}"),
+            "https://acme.example/acme"
+        );
+        assert_eq!(
+            issuer("https://{tenant"),
+            "https://{tenant",
+            "no closing brace"
+        );
     }
 }
