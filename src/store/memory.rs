@@ -29,8 +29,8 @@ use crate::{
 pub struct MemoryApiKeyStore {
     /// Shared records: a lookup hands out the `Arc`, and a change replaces
     /// the stored record (copy on write), so a reader keeps the snapshot it got.
-    by_digest: DashMap<Digest, Arc<ApiKeyRecord>, DigestHasherBuilder>,
-    digest_by_id: DashMap<KeyId, Digest>,
+    by_digest: DashMap<Slot, Arc<ApiKeyRecord>, DigestHasherBuilder>,
+    slot_by_id: DashMap<KeyId, Slot>,
     writer: Mutex<()>,
 }
 
@@ -52,11 +52,14 @@ impl MemoryApiKeyStore {
 
     /// The record with this digest: both `find_by_digest`s.
     fn by_digest(&self, digest: &Digest) -> Option<Arc<ApiKeyRecord>> {
-        self.by_digest.get(digest).map(|r| Arc::clone(&r))
+        self.by_digest
+            .get(&Slot::of(digest))
+            .filter(|r| r.digest == *digest)
+            .map(|r| Arc::clone(&r))
     }
 
-    fn digest_of(&self, id: &KeyId) -> Option<Digest> {
-        self.digest_by_id.get(id).map(|d| *d)
+    fn slot_of(&self, id: &KeyId) -> Option<Slot> {
+        self.slot_by_id.get(id).map(|s| *s)
     }
 
     /// Runs `f` on the record with `id` in `tenant`, under its entry's read lock.
@@ -66,8 +69,8 @@ impl MemoryApiKeyStore {
         id: &KeyId,
         f: impl FnOnce(&ApiKeyRecord) -> R,
     ) -> Option<R> {
-        let digest = self.digest_of(id)?;
-        let entry = self.by_digest.get(&digest)?;
+        let slot = self.slot_of(id)?;
+        let entry = self.by_digest.get(&slot)?;
         (entry.tenant == *tenant).then(|| f(&entry))
     }
 
@@ -79,8 +82,8 @@ impl MemoryApiKeyStore {
         id: &KeyId,
         f: impl FnOnce(&mut ApiKeyRecord) -> R,
     ) -> Option<R> {
-        let digest = self.digest_of(id)?;
-        let mut entry = self.by_digest.get_mut(&digest)?;
+        let slot = self.slot_of(id)?;
+        let mut entry = self.by_digest.get_mut(&slot)?;
         if tenant.is_some_and(|t| entry.tenant != *t) {
             return None;
         }
@@ -92,15 +95,16 @@ impl MemoryApiKeyStore {
     }
 
     fn insert_locked(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        if self.digest_by_id.contains_key(&record.id) || self.by_digest.contains_key(&record.digest)
-        {
+        // A slot already taken is a conflict even for another digest
+        // sharing its 128 bits: a slot names one record.
+        let slot = Slot::of(&record.digest);
+        if self.slot_by_id.contains_key(&record.id) || self.by_digest.contains_key(&slot) {
             return Err(StoreError::conflict(
                 "an API key with this id or digest exists",
             ));
         }
-        self.by_digest
-            .insert(record.digest, Arc::new(record.clone()));
-        self.digest_by_id.insert(record.id.clone(), record.digest);
+        self.by_digest.insert(slot, Arc::new(record.clone()));
+        self.slot_by_id.insert(record.id.clone(), slot);
         Ok(())
     }
 }
@@ -260,8 +264,40 @@ impl ClientStore for MemoryClientStore {
 #[derive(Debug, Default)]
 struct Family {
     revoked_at: Option<OffsetDateTime>,
-    access: Vec<Digest>,
-    refresh: Vec<Digest>,
+    access: Vec<Slot>,
+    refresh: Vec<Slot>,
+}
+
+/// Where a record with a given digest is kept in the memory stores' maps:
+/// the digest's first 128 bits.
+///
+/// A digest is 33 bytes (version and SHA-256), so a map entry of a digest
+/// and an `Arc` took 48 bytes; a slot makes it 24, and a family's token list
+/// 16 bytes per token instead of 33. Lookups compare the record's full
+/// digest (in constant time), so a shared prefix can never hand out another
+/// record. Two live digests sharing 128 bits (about 2^-80 at ten million
+/// tokens) would make an API key insert fail as a conflict, and a newer
+/// grant record replace the older.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot([u64; 2]);
+
+impl Slot {
+    fn of(digest: &Digest) -> Self {
+        let bytes = digest.as_bytes();
+        let word = |at: usize| {
+            let mut w = [0; 8];
+            w.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_ne_bytes(w)
+        };
+        Self([word(0), word(8)])
+    }
+}
+
+impl std::hash::Hash for Slot {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Uniformly distributed: one word is the hash (see `DigestHasher`).
+        state.write_u64(self.0[0]);
+    }
 }
 
 /// An in-memory [`GrantStore`], safe under concurrent use.
@@ -275,9 +311,9 @@ struct Family {
 /// other.
 #[derive(Debug, Default)]
 pub struct MemoryGrantStore {
-    codes: DashMap<Digest, Arc<AuthorizationCodeRecord>, DigestHasherBuilder>,
-    access: DashMap<Digest, Arc<AccessTokenRecord>, DigestHasherBuilder>,
-    refresh: DashMap<Digest, Arc<RefreshTokenRecord>, DigestHasherBuilder>,
+    codes: DashMap<Slot, Arc<AuthorizationCodeRecord>, DigestHasherBuilder>,
+    access: DashMap<Slot, Arc<AccessTokenRecord>, DigestHasherBuilder>,
+    refresh: DashMap<Slot, Arc<RefreshTokenRecord>, DigestHasherBuilder>,
     /// foldhash, seeded per map: the family map rehashes every entry each
     /// time it grows, where SipHash cost 4% of a refresh at 1M families.
     families: DashMap<FamilyId, Family, foldhash::fast::RandomState>,
@@ -296,17 +332,21 @@ impl MemoryGrantStore {
 
     /// The access token with this digest: both `find_access_token`s.
     fn access_token(&self, digest: &Digest) -> Option<Arc<AccessTokenRecord>> {
-        self.access.get(digest).map(|t| Arc::clone(&t))
+        self.access
+            .get(&Slot::of(digest))
+            .filter(|t| t.digest == *digest)
+            .map(|t| Arc::clone(&t))
     }
 
     /// Stores tokens into `family`, whose entry lock the caller holds.
     fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
-        self.access
-            .insert(tokens.access.digest, Arc::new(tokens.access.clone()));
-        family.access.push(tokens.access.digest);
+        let slot = Slot::of(&tokens.access.digest);
+        self.access.insert(slot, Arc::new(tokens.access.clone()));
+        family.access.push(slot);
         if let Some(r) = tokens.refresh {
-            self.refresh.insert(r.digest, Arc::new(r.clone()));
-            family.refresh.push(r.digest);
+            let slot = Slot::of(&r.digest);
+            self.refresh.insert(slot, Arc::new(r.clone()));
+            family.refresh.push(slot);
         }
     }
 }
@@ -314,7 +354,7 @@ impl MemoryGrantStore {
 #[async_trait]
 impl GrantStore for MemoryGrantStore {
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
-        match self.codes.entry(code.digest) {
+        match self.codes.entry(Slot::of(&code.digest)) {
             dashmap::Entry::Occupied(_) => Err(StoreError::conflict(
                 "an authorization code with this digest exists",
             )),
@@ -329,7 +369,11 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<AuthorizationCodeRecord>>, StoreError> {
-        Ok(self.codes.get(digest).map(|c| Arc::clone(&c)))
+        Ok(self
+            .codes
+            .get(&Slot::of(digest))
+            .filter(|c| c.digest == *digest)
+            .map(|c| Arc::clone(&c)))
     }
 
     async fn consume_code(
@@ -338,7 +382,13 @@ impl GrantStore for MemoryGrantStore {
         at: OffsetDateTime,
         tokens: NewTokens<'_>,
     ) -> Result<ConsumeCode, StoreError> {
-        let Some(family_id) = self.codes.get(digest).map(|c| c.family.clone()) else {
+        let slot = Slot::of(digest);
+        let Some(family_id) = self
+            .codes
+            .get(&slot)
+            .filter(|c| c.digest == *digest)
+            .map(|c| c.family.clone())
+        else {
             return Ok(ConsumeCode::Unknown);
         };
         // Lock order, as everywhere here: family, then code, then tokens.
@@ -347,7 +397,7 @@ impl GrantStore for MemoryGrantStore {
             return Ok(ConsumeCode::FamilyRevoked);
         }
         {
-            let Some(mut code) = self.codes.get_mut(digest) else {
+            let Some(mut code) = self.codes.get_mut(&slot).filter(|c| c.digest == *digest) else {
                 return Ok(ConsumeCode::Unknown);
             };
             if code.consumed_at.is_some() {
@@ -391,7 +441,11 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError> {
-        Ok(self.refresh.get(digest).map(|t| Arc::clone(&t)))
+        Ok(self
+            .refresh
+            .get(&Slot::of(digest))
+            .filter(|t| t.digest == *digest)
+            .map(|t| Arc::clone(&t)))
     }
 
     async fn rotate_refresh(
@@ -400,7 +454,13 @@ impl GrantStore for MemoryGrantStore {
         new: NewTokens<'_>,
         at: OffsetDateTime,
     ) -> Result<RotateRefresh, StoreError> {
-        let Some(family_id) = self.refresh.get(old).map(|t| t.family.clone()) else {
+        let slot = Slot::of(old);
+        let Some(family_id) = self
+            .refresh
+            .get(&slot)
+            .filter(|t| t.digest == *old)
+            .map(|t| t.family.clone())
+        else {
             return Ok(RotateRefresh::Unknown);
         };
         let mut family = self.families.entry(family_id).or_default();
@@ -410,7 +470,7 @@ impl GrantStore for MemoryGrantStore {
         // Mark the old token used; the guard is dropped before inserting into
         // the same map.
         {
-            let Some(mut token) = self.refresh.get_mut(old) else {
+            let Some(mut token) = self.refresh.get_mut(&slot).filter(|t| t.digest == *old) else {
                 return Ok(RotateRefresh::Unknown);
             };
             if token.revoked_at.is_some() {
@@ -459,8 +519,8 @@ impl GrantStore for MemoryGrantStore {
         digest: &Digest,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        Ok(match self.access.get_mut(digest) {
-            Some(mut t) if t.revoked_at.is_none() => {
+        Ok(match self.access.get_mut(&Slot::of(digest)) {
+            Some(mut t) if t.digest == *digest && t.revoked_at.is_none() => {
                 Arc::make_mut(&mut t).revoked_at = Some(at);
                 true
             }

@@ -5,7 +5,7 @@ use std::{net::IpAddr, sync::Arc};
 use time::Duration;
 
 use super::fixtures::{
-    RACERS, at, conflict, digest, full_key, key, key_id, ok, other_version, race, tenant,
+    RACERS, at, conflict, digest, full_key, key, key_id, near, ok, other_version, race, tenant,
 };
 use crate::{ApiKeyRecord, ApiKeyStore, RevokeOutcome, RotateOutcome};
 
@@ -92,6 +92,16 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
         .as_deref(),
         None,
         "store conformance: ApiKeyStore::find_by_digest must match the digest version too"
+    );
+    assert_eq!(
+        ok(
+            "ApiKeyStore::find_by_digest",
+            store.find_by_digest(&near(&a1.digest)).await
+        )
+        .as_deref(),
+        None,
+        "store conformance: ApiKeyStore::find_by_digest must compare the whole digest \
+         (one bit differs)"
     );
     assert_eq!(
         by_id(ok("ApiKeyStore::list", store.list(&a).await)),

@@ -85,6 +85,13 @@ pub(super) fn other_version(d: &Digest) -> Digest {
     Digest::from_parts(v, *d.as_bytes())
 }
 
+/// `d` with one bit of its last byte flipped: equal in every other bit.
+pub(super) fn near(d: &Digest) -> Digest {
+    let mut bytes = *d.as_bytes();
+    bytes[31] ^= 1;
+    Digest::from_parts(d.version(), bytes)
+}
+
 pub(super) fn scopes(s: &str) -> ScopeSet {
     ScopeSet::parse(s).unwrap_or_else(|e| panic!("testkit: bad scopes {s:?}: {e}"))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 use super::fixtures::{
-    RACERS, access, at, code, digest, family, ok, other_version, race, refresh, tenant,
+    RACERS, access, at, code, digest, family, near, ok, other_version, race, refresh, tenant,
 };
 use crate::{
     Digest,
@@ -24,6 +24,7 @@ use crate::{
 /// At the first violation, naming the method and the rule.
 pub async fn grant_store<S: GrantStore + ?Sized>(store: Arc<S>) {
     round_trips(&*store).await;
+    near_digests(&*store).await;
     consume_code(&*store).await;
     family_revocation(&*store).await;
     rotate_refresh(&*store).await;
@@ -74,6 +75,90 @@ async fn insert<S: GrantStore + ?Sized>(store: &S, t: NewTokens<'_>) {
         ok("GrantStore::insert_tokens", store.insert_tokens(t).await),
         InsertTokens::Inserted,
         "store conformance: GrantStore::insert_tokens into a live family must store"
+    );
+}
+
+/// A digest that differs from a stored one only in its last byte finds and
+/// changes nothing (a store that indexes by a digest prefix must still
+/// compare the whole digest).
+async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
+    let t = tenant("near");
+    let f = family();
+    let c = code(&t, &f, at(0));
+    ok("GrantStore::insert_code", store.insert_code(&c).await);
+    let (a, r) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
+    insert(store, tokens(&a, Some(&r))).await;
+    let rule =
+        "store conformance: a digest differing in one bit from a stored one must not match it";
+    assert_eq!(
+        find_code(store, &near(&c.digest)).await,
+        None,
+        "{rule} (find_code)"
+    );
+    assert_eq!(
+        find_access(store, &near(&a.digest)).await,
+        None,
+        "{rule} (find_access_token)"
+    );
+    assert_eq!(
+        find_refresh(store, &near(&r.digest)).await,
+        None,
+        "{rule} (find_refresh_token)"
+    );
+    let (a2, r2) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
+    assert_eq!(
+        ok(
+            "GrantStore::consume_code",
+            store
+                .consume_code(&near(&c.digest), at(1), tokens(&a2, Some(&r2)))
+                .await
+        ),
+        ConsumeCode::Unknown,
+        "{rule} (consume_code)"
+    );
+    assert_eq!(
+        ok(
+            "GrantStore::rotate_refresh",
+            store
+                .rotate_refresh(&near(&r.digest), tokens(&a2, Some(&r2)), at(1))
+                .await
+        ),
+        RotateRefresh::Unknown,
+        "{rule} (rotate_refresh)"
+    );
+    assert!(
+        !ok(
+            "GrantStore::revoke_access_token",
+            store.revoke_access_token(&near(&a.digest), at(1)).await
+        ),
+        "{rule} (revoke_access_token)"
+    );
+    // The originals are untouched.
+    assert_eq!(
+        find_code(store, &c.digest)
+            .await
+            .and_then(|c| c.consumed_at),
+        None,
+        "{rule}"
+    );
+    assert_eq!(
+        find_refresh(store, &r.digest)
+            .await
+            .and_then(|r| r.rotated_at),
+        None,
+        "{rule}"
+    );
+    assert_eq!(
+        find_access(store, &a.digest)
+            .await
+            .and_then(|a| a.revoked_at),
+        None,
+        "{rule}"
+    );
+    assert_eq!(
+        find_access(store, &a2.digest).await,
+        None,
+        "{rule}: nothing was stored"
     );
 }
 
