@@ -29,7 +29,7 @@ use crate::{
 pub struct MemoryApiKeyStore {
     /// Shared records: a lookup hands out the `Arc`, and a change replaces
     /// the stored record (copy on write), so a reader keeps the snapshot it got.
-    by_digest: DashMap<Slot, Arc<ApiKeyRecord>, DigestHasherBuilder>,
+    by_digest: SlotMap<ApiKeyRecord>,
     slot_by_id: DashMap<KeyId, Slot>,
     writer: Mutex<()>,
 }
@@ -52,10 +52,7 @@ impl MemoryApiKeyStore {
 
     /// The record with this digest: both `find_by_digest`s.
     fn by_digest(&self, digest: &Digest) -> Option<Arc<ApiKeyRecord>> {
-        self.by_digest
-            .get(&Slot::of(digest))
-            .filter(|r| r.digest == *digest)
-            .map(|r| Arc::clone(&r))
+        lookup(&self.by_digest, digest).map(|r| Arc::clone(&r))
     }
 
     fn slot_of(&self, id: &KeyId) -> Option<Slot> {
@@ -300,6 +297,49 @@ impl std::hash::Hash for Slot {
     }
 }
 
+/// Records kept by digest, shared (copy on write).
+type SlotMap<R> = DashMap<Slot, Arc<R>, DigestHasherBuilder>;
+
+/// A record stored under its digest.
+trait Digested {
+    fn digest(&self) -> &Digest;
+}
+
+macro_rules! digested {
+    ($($record:ty),*) => {$(
+        impl Digested for $record {
+            fn digest(&self) -> &Digest {
+                &self.digest
+            }
+        }
+    )*};
+}
+
+digested!(
+    ApiKeyRecord,
+    AuthorizationCodeRecord,
+    AccessTokenRecord,
+    RefreshTokenRecord
+);
+
+/// The record with exactly this digest (the whole digest compared, in
+/// constant time, not only its slot), under its entry's read lock.
+fn lookup<'a, R: Digested>(
+    map: &'a SlotMap<R>,
+    digest: &Digest,
+) -> Option<dashmap::mapref::one::Ref<'a, Slot, Arc<R>>> {
+    map.get(&Slot::of(digest)).filter(|r| r.digest() == digest)
+}
+
+/// [`lookup`] under the entry's write lock.
+fn lookup_mut<'a, R: Digested>(
+    map: &'a SlotMap<R>,
+    digest: &Digest,
+) -> Option<dashmap::mapref::one::RefMut<'a, Slot, Arc<R>>> {
+    map.get_mut(&Slot::of(digest))
+        .filter(|r| r.digest() == digest)
+}
+
 /// An in-memory [`GrantStore`], safe under concurrent use.
 ///
 /// Codes and tokens live in sharded maps keyed by digest (validation of
@@ -311,9 +351,9 @@ impl std::hash::Hash for Slot {
 /// other.
 #[derive(Debug, Default)]
 pub struct MemoryGrantStore {
-    codes: DashMap<Slot, Arc<AuthorizationCodeRecord>, DigestHasherBuilder>,
-    access: DashMap<Slot, Arc<AccessTokenRecord>, DigestHasherBuilder>,
-    refresh: DashMap<Slot, Arc<RefreshTokenRecord>, DigestHasherBuilder>,
+    codes: SlotMap<AuthorizationCodeRecord>,
+    access: SlotMap<AccessTokenRecord>,
+    refresh: SlotMap<RefreshTokenRecord>,
     /// foldhash, seeded per map: the family map rehashes every entry each
     /// time it grows, where SipHash cost 4% of a refresh at 1M families.
     families: DashMap<FamilyId, Family, foldhash::fast::RandomState>,
@@ -332,10 +372,7 @@ impl MemoryGrantStore {
 
     /// The access token with this digest: both `find_access_token`s.
     fn access_token(&self, digest: &Digest) -> Option<Arc<AccessTokenRecord>> {
-        self.access
-            .get(&Slot::of(digest))
-            .filter(|t| t.digest == *digest)
-            .map(|t| Arc::clone(&t))
+        lookup(&self.access, digest).map(|t| Arc::clone(&t))
     }
 
     /// Stores tokens into `family`, whose entry lock the caller holds.
@@ -369,11 +406,7 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<AuthorizationCodeRecord>>, StoreError> {
-        Ok(self
-            .codes
-            .get(&Slot::of(digest))
-            .filter(|c| c.digest == *digest)
-            .map(|c| Arc::clone(&c)))
+        Ok(lookup(&self.codes, digest).map(|c| Arc::clone(&c)))
     }
 
     async fn consume_code(
@@ -382,13 +415,7 @@ impl GrantStore for MemoryGrantStore {
         at: OffsetDateTime,
         tokens: NewTokens<'_>,
     ) -> Result<ConsumeCode, StoreError> {
-        let slot = Slot::of(digest);
-        let Some(family_id) = self
-            .codes
-            .get(&slot)
-            .filter(|c| c.digest == *digest)
-            .map(|c| c.family.clone())
-        else {
+        let Some(family_id) = lookup(&self.codes, digest).map(|c| c.family.clone()) else {
             return Ok(ConsumeCode::Unknown);
         };
         // Lock order, as everywhere here: family, then code, then tokens.
@@ -397,7 +424,7 @@ impl GrantStore for MemoryGrantStore {
             return Ok(ConsumeCode::FamilyRevoked);
         }
         {
-            let Some(mut code) = self.codes.get_mut(&slot).filter(|c| c.digest == *digest) else {
+            let Some(mut code) = lookup_mut(&self.codes, digest) else {
                 return Ok(ConsumeCode::Unknown);
             };
             if code.consumed_at.is_some() {
@@ -441,11 +468,7 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError> {
-        Ok(self
-            .refresh
-            .get(&Slot::of(digest))
-            .filter(|t| t.digest == *digest)
-            .map(|t| Arc::clone(&t)))
+        Ok(lookup(&self.refresh, digest).map(|t| Arc::clone(&t)))
     }
 
     async fn rotate_refresh(
@@ -454,13 +477,7 @@ impl GrantStore for MemoryGrantStore {
         new: NewTokens<'_>,
         at: OffsetDateTime,
     ) -> Result<RotateRefresh, StoreError> {
-        let slot = Slot::of(old);
-        let Some(family_id) = self
-            .refresh
-            .get(&slot)
-            .filter(|t| t.digest == *old)
-            .map(|t| t.family.clone())
-        else {
+        let Some(family_id) = lookup(&self.refresh, old).map(|t| t.family.clone()) else {
             return Ok(RotateRefresh::Unknown);
         };
         let mut family = self.families.entry(family_id).or_default();
@@ -470,7 +487,7 @@ impl GrantStore for MemoryGrantStore {
         // Mark the old token used; the guard is dropped before inserting into
         // the same map.
         {
-            let Some(mut token) = self.refresh.get_mut(&slot).filter(|t| t.digest == *old) else {
+            let Some(mut token) = lookup_mut(&self.refresh, old) else {
                 return Ok(RotateRefresh::Unknown);
             };
             if token.revoked_at.is_some() {
@@ -519,8 +536,8 @@ impl GrantStore for MemoryGrantStore {
         digest: &Digest,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        Ok(match self.access.get_mut(&Slot::of(digest)) {
-            Some(mut t) if t.digest == *digest && t.revoked_at.is_none() => {
+        Ok(match lookup_mut(&self.access, digest) {
+            Some(mut t) if t.revoked_at.is_none() => {
                 Arc::make_mut(&mut t).revoked_at = Some(at);
                 true
             }
