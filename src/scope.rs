@@ -281,10 +281,43 @@ impl Serialize for ScopeSet {
     }
 }
 
+/// The space-delimited string; in a human-readable format (JSON) also an
+/// array of single scopes, as API clients often send them.
 impl<'de> Deserialize<'de> for ScopeSet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ScopeSet;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a space-delimited scope string or an array of scopes")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ScopeSet, E> {
+                ScopeSet::parse(s).map_err(E::custom)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ScopeSet, A::Error> {
+                use serde::de::Error as _;
+                let mut scopes = Vec::new();
+                while let Some(s) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                    if scopes.len() == MAX_SCOPES {
+                        return Err(A::Error::custom(InvalidScope::TooMany));
+                    }
+                    scopes.push(Scope::parse(&s).map_err(A::Error::custom)?);
+                }
+                ScopeSet::from_scopes(scopes).map_err(A::Error::custom)
+            }
+        }
+        // Binary formats cannot tell a string from an array unasked.
+        if d.is_human_readable() {
+            d.deserialize_any(Visitor)
+        } else {
+            d.deserialize_str(Visitor)
+        }
     }
 }
 
@@ -404,5 +437,24 @@ mod tests {
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"a b\"");
         assert_eq!(serde_json::from_str::<ScopeSet>("\"a b\"").unwrap(), s);
         assert!(serde_json::from_str::<ScopeSet>("\"a  b\"").is_err());
+    }
+
+    #[test]
+    fn json_also_takes_an_array_of_single_scopes() {
+        fn parse(json: &str) -> serde_json::Result<ScopeSet> {
+            serde_json::from_str(json)
+        }
+        assert_eq!(parse(r#"["b", "a", "b"]"#).unwrap(), set("a b"));
+        assert_eq!(parse("[]").unwrap(), ScopeSet::empty());
+        let error = |json: &str| parse(json).unwrap_err().to_string();
+        assert!(
+            error(r#"["a b"]"#).contains("RFC 6749"),
+            "one scope per element"
+        );
+        assert!(error(r#"[""]"#).contains("empty"));
+        assert!(error("[1]").contains("expected"));
+        assert!(error("7").contains("a space-delimited scope string or an array"));
+        let many: Vec<String> = (0..65).map(|i| format!("s{i}")).collect();
+        assert!(error(&serde_json::to_string(&many).unwrap()).contains("more than 64"));
     }
 }

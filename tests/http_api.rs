@@ -218,9 +218,10 @@ async fn error_statuses_bodies_and_challenges() {
             (other.status, other.json()),
             (malformed.status, malformed.json())
         );
-        // Admin endpoints need the admin scope.
+        // Admin endpoints need the admin scope. (Scopes may also be sent as
+        // an array.)
         let (reader, _) = s
-            .create_key(json!({"name": "reader", "scopes": "documents:read"}))
+            .create_key(json!({"name": "reader", "scopes": ["documents:read"]}))
             .await;
         let denied = Response::read(
             s.http
@@ -261,6 +262,15 @@ async fn error_statuses_bodies_and_challenges() {
         )
         .await;
         assert_json_error(&bad_scope, 400, "invalid_request");
+        let two_in_one = Response::read(
+            s.admin(Method::POST, "/admin/api-keys")
+                .json(&json!({"name": "x", "scopes": ["documents:read documents:write"]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_json_error(&two_in_one, 400, "invalid_request");
         let missing = Response::read(
             s.admin(Method::GET, "/admin/api-keys/key_nothere")
                 .send()
