@@ -310,7 +310,7 @@ where
         // With a store that answers at once (the memory stores), the request
         // is decided here and the wrapped service's future is returned as
         // it is: no boxed future per request.
-        let waiting = match config
+        let later = match config
             .auth
             .authenticate_now(req.headers(), peer, &config.required)
         {
@@ -324,21 +324,15 @@ where
                         .map_into_right_body(),
                 );
             }
-            Attempt::FollowUp(pending) => Some(pending),
-            Attempt::Wait => None,
+            Attempt::Later(later) => later,
         };
         let service = Rc::clone(&self.service);
         let config = Rc::clone(&self.config);
         AuthFuture::boxed(Box::pin(async move {
-            let outcome = match waiting {
-                Some(pending) => config.auth.finish(pending).await,
-                None => {
-                    config
-                        .auth
-                        .authenticate_waiting(req.headers(), peer, &config.required)
-                        .await
-                }
-            };
+            let outcome = config
+                .auth
+                .complete(later, req.headers(), peer, &config.required)
+                .await;
             match outcome {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);

@@ -253,7 +253,7 @@ where
         // With a store that answers at once (the memory stores), the request
         // is decided here and the inner service's future is returned as it
         // is: no boxed future per request.
-        let waiting = match layer
+        let later = match layer
             .auth
             .authenticate_now(req.headers(), peer, &layer.required)
         {
@@ -269,23 +269,17 @@ where
                 drop(std::mem::replace(&mut self.inner, clone));
                 return AuthFuture::ready(into_response(response));
             }
-            Attempt::FollowUp(pending) => Some(pending),
-            Attempt::Wait => None,
+            Attempt::Later(later) => later,
         };
         // The clone that was polled ready is the one we call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = Arc::clone(&self.layer);
         AuthFuture::boxed(Box::pin(async move {
-            let result = match waiting {
-                Some(pending) => layer.auth.finish(pending).await,
-                None => {
-                    layer
-                        .auth
-                        .authenticate_waiting(req.headers(), peer, &layer.required)
-                        .await
-                }
-            };
+            let result = layer
+                .auth
+                .complete(later, req.headers(), peer, &layer.required)
+                .await;
             match result {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);

@@ -215,18 +215,17 @@ impl HttpAuth {
     ) -> Result<Principal, HttpResponse> {
         match self.authenticate_now(headers, peer, required) {
             Attempt::Done(result) => result,
-            Attempt::FollowUp(pending) => self.finish(pending).await,
             // Boxed: the waiting path's future is large, and with the memory
-            // stores never taken unless the throttle is watching.
-            Attempt::Wait => Box::pin(self.authenticate_waiting(headers, peer, required)).await,
+            // stores rarely taken (a due write, or a watching throttle).
+            Attempt::Later(later) => Box::pin(self.complete(later, headers, peer, required)).await,
         }
     }
 
     /// [`HttpAuth::authenticate`] as far as it goes without waiting: the
     /// answer when the store answers synchronously and nothing must be
     /// written first (with the memory stores: nearly always), so a
-    /// middleware needs no boxed future. [`Attempt::Wait`] means nothing has
-    /// happened yet.
+    /// middleware needs no boxed future. Otherwise [`Attempt::Later`], for
+    /// [`HttpAuth::complete`].
     pub(crate) fn authenticate_now(
         &self,
         headers: &impl HeaderSource,
@@ -238,7 +237,7 @@ impl HttpAuth {
             Err(response) => return Attempt::Done(Err(response)),
         };
         if self.watching() {
-            return Attempt::Wait;
+            return Attempt::Later(Later::Wait);
         }
         let (token, ip) = (presented.token, presented.ip);
         let Some(decided) =
@@ -246,11 +245,11 @@ impl HttpAuth {
                 .authenticator
                 .authenticate_now(token, &presented.tenant, ip, required)
         else {
-            return Attempt::Wait;
+            return Attempt::Later(Later::Wait);
         };
         match decided {
             Decided::Done(result) => Attempt::Done(self.concluded(result, ip, token)),
-            Decided::FollowUp(pending) => Attempt::FollowUp(FollowUp {
+            Decided::FollowUp(pending) => Attempt::Later(Later::FollowUp(FollowUp {
                 // The credential is borrowed from the request: what a
                 // refusal counts against is computed now.
                 failure: pending
@@ -258,12 +257,28 @@ impl HttpAuth {
                     .is_some_and(counts_as_failure)
                     .then(|| subjects(ip, "bearer", token)),
                 pending,
-            }),
+            })),
         }
     }
 
-    /// The answer of an [`Attempt::FollowUp`], after its write.
-    pub(crate) async fn finish(&self, pending: FollowUp) -> Result<Principal, HttpResponse> {
+    /// The answer of an [`Attempt::Later`], for the same request: the
+    /// decided answer once its write has run, or the whole authentication
+    /// when the throttle or the store must be waited on.
+    pub(crate) async fn complete(
+        &self,
+        later: Later,
+        headers: &impl HeaderSource,
+        peer: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> Result<Principal, HttpResponse> {
+        match later {
+            Later::FollowUp(pending) => self.finish(pending).await,
+            Later::Wait => self.authenticate_waiting(headers, peer, required).await,
+        }
+    }
+
+    /// The answer of a [`Later::FollowUp`], after its write.
+    async fn finish(&self, pending: FollowUp) -> Result<Principal, HttpResponse> {
         let result = self.inner.authenticator.finish(*pending.pending).await;
         if let (Some(subjects), true) = (&pending.failure, failed(&result)) {
             self.failed(subjects);
@@ -272,8 +287,8 @@ impl HttpAuth {
     }
 
     /// [`HttpAuth::authenticate`] when the throttle or the store must be
-    /// waited on (after [`Attempt::Wait`]).
-    pub(crate) async fn authenticate_waiting(
+    /// waited on (after [`Later::Wait`]).
+    async fn authenticate_waiting(
         &self,
         headers: &impl HeaderSource,
         peer: Option<IpAddr>,
@@ -828,10 +843,16 @@ impl HttpAuth {
 pub(crate) enum Attempt {
     /// The answer.
     Done(Result<Principal, HttpResponse>),
-    /// Decided; a write must finish first ([`HttpAuth::finish`]).
+    /// Something must be awaited first: [`HttpAuth::complete`].
+    Later(Later),
+}
+
+/// What an [`Attempt::Later`] waits for.
+#[derive(Debug)]
+pub(crate) enum Later {
+    /// Decided; a write must finish first.
     FollowUp(FollowUp),
-    /// The throttle or the store must be waited on: call
-    /// [`HttpAuth::authenticate_waiting`]. Nothing has happened yet.
+    /// The throttle or the store must be waited on. Nothing has happened yet.
     Wait,
 }
 
