@@ -100,7 +100,7 @@ fn bench(c: &mut Criterion) {
             revoked_at: None,
         };
         block_on(grants.insert_tokens(NewTokens {
-            access: &access,
+            access,
             refresh: None,
         }))
         .expect("insert");

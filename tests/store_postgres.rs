@@ -219,8 +219,8 @@ async fn two_instances_rotate_a_refresh_token_once() {
         let (a0, r0) = tokens(0, &family, now);
         let inserted = a
             .insert_tokens(NewTokens {
-                access: &a0,
-                refresh: Some(&r0),
+                access: a0.clone(),
+                refresh: Some(r0.clone()),
             })
             .await
             .unwrap();
@@ -232,8 +232,8 @@ async fn two_instances_rotate_a_refresh_token_once() {
             let old = r0.digest;
             tasks.push(tokio::spawn(async move {
                 let new = NewTokens {
-                    access: &new_a,
-                    refresh: Some(&new_r),
+                    access: new_a,
+                    refresh: Some(new_r),
                 };
                 store.rotate_refresh(&old, new, now).await.unwrap()
             }));
@@ -258,8 +258,8 @@ async fn two_instances_rotate_a_refresh_token_once() {
         let (late_a, late_r) = tokens(99, &family, now);
         assert_eq!(
             a.insert_tokens(NewTokens {
-                access: &late_a,
-                refresh: Some(&late_r),
+                access: late_a,
+                refresh: Some(late_r),
             })
             .await
             .unwrap(),

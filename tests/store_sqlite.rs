@@ -541,7 +541,7 @@ async fn two_pools_on_one_file_exchange_a_code_once() {
         let d = code.digest;
         tasks.push(tokio::spawn(async move {
             let tokens = NewTokens {
-                access: &token,
+                access: token,
                 refresh: None,
             };
             store.consume_code(&d, now, tokens).await.unwrap()

@@ -72,8 +72,8 @@ pub struct AuthorizationCodeRecord {
     /// The `redirect_uri` the authorization request sent, if it sent one; the
     /// token request must then send the same (RFC 6749 §4.1.3).
     pub redirect_uri: Option<String>,
-    /// The user who approved.
-    pub subject: String,
+    /// The user who approved (shared with the tokens issued from the code).
+    pub subject: Arc<str>,
     /// The approved scopes.
     pub scopes: ScopeSet,
     /// The PKCE challenge.
@@ -97,8 +97,8 @@ pub struct AccessTokenRecord {
     pub tenant: TenantId,
     /// The client it was issued to.
     pub client_id: ClientId,
-    /// The user it acts for.
-    pub subject: String,
+    /// The user it acts for (shared by the family's records).
+    pub subject: Arc<str>,
     /// Its scopes.
     pub scopes: ScopeSet,
     /// When it was issued.
@@ -120,8 +120,8 @@ pub struct RefreshTokenRecord {
     pub tenant: TenantId,
     /// The client it was issued to.
     pub client_id: ClientId,
-    /// The user it acts for.
-    pub subject: String,
+    /// The user it acts for (shared by the family's records).
+    pub subject: Arc<str>,
     /// The family's full scope (a refresh may narrow an access token's scope,
     /// never the refresh token's).
     pub scopes: ScopeSet,
@@ -178,12 +178,15 @@ pub enum InsertTokens {
 }
 
 /// New tokens to store: an access token and, usually, a refresh token.
-#[derive(Debug, Clone, Copy)]
-pub struct NewTokens<'a> {
+///
+/// Handed to the store by value, so that a store that keeps records in
+/// memory keeps these very ones, without a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTokens {
     /// The access token.
-    pub access: &'a AccessTokenRecord,
+    pub access: AccessTokenRecord,
     /// The refresh token, if one is issued.
-    pub refresh: Option<&'a RefreshTokenRecord>,
+    pub refresh: Option<RefreshTokenRecord>,
 }
 
 /// Storage for codes and tokens.
@@ -216,12 +219,12 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
         &self,
         digest: &Digest,
         at: OffsetDateTime,
-        tokens: NewTokens<'_>,
+        tokens: NewTokens,
     ) -> Result<ConsumeCode, StoreError>;
 
     /// Atomically stores new tokens in their family unless the family is
     /// revoked.
-    async fn insert_tokens(&self, tokens: NewTokens<'_>) -> Result<InsertTokens, StoreError>;
+    async fn insert_tokens(&self, tokens: NewTokens) -> Result<InsertTokens, StoreError>;
 
     /// The access token with this digest: the hot path of every request
     /// made with an access token. Shared (`Arc`), as
@@ -255,7 +258,7 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
     async fn rotate_refresh(
         &self,
         old: &Digest,
-        new: NewTokens<'_>,
+        new: NewTokens,
         at: OffsetDateTime,
     ) -> Result<RotateRefresh, StoreError>;
 

@@ -427,7 +427,7 @@ impl AuthorizationServer {
             redirect_uri: request
                 .redirect_uri_sent
                 .then(|| request.redirect_uri.clone()),
-            subject: subject.to_owned(),
+            subject: subject.into(),
             scopes: approved.clone(),
             challenge: request.challenge.clone(),
             issued_at: now,
@@ -545,7 +545,7 @@ impl AuthorizationServer {
         {
             return Err(e);
         }
-        let (response, access, refresh) = self.new_tokens(
+        let (response, tokens) = self.new_tokens(
             client,
             &record.family,
             &record.subject,
@@ -554,10 +554,11 @@ impl AuthorizationServer {
             now,
             None,
         );
-        let tokens = NewTokens {
-            access: &access,
-            refresh: Some(&refresh),
+        let issued = AuditEventKind::TokensIssued {
+            family: record.family.clone(),
+            scopes: record.scopes.clone(),
         };
+        let subject = Arc::clone(&record.subject);
         // Let go of the stored record before the store marks it consumed:
         // held here, it would be copied on write.
         drop(record);
@@ -580,13 +581,10 @@ impl AuthorizationServer {
                 Actor::Client {
                     client_id: client.id.clone(),
                 },
-                AuditEventKind::TokensIssued {
-                    family: refresh.family.clone(),
-                    scopes: refresh.scopes.clone(),
-                },
+                issued,
             )
             .with_client(client.id.clone())
-            .with_subject(refresh.subject.clone()),
+            .with_subject(&*subject),
         )
         .await;
         Ok(response)
@@ -627,7 +625,7 @@ impl AuthorizationServer {
                 RefreshDecision::GraceReissue { access_scopes } => (access_scopes, true),
                 RefreshDecision::Rotate { access_scopes } => (access_scopes, false),
             };
-            let (response, access, refresh) = self.new_tokens(
+            let (response, tokens) = self.new_tokens(
                 client,
                 &record.family,
                 &record.subject,
@@ -636,12 +634,9 @@ impl AuthorizationServer {
                 now,
                 Some(record.family_expires_at),
             );
-            let tokens = NewTokens {
-                access: &access,
-                refresh: Some(&refresh),
-            };
-            // The new refresh token carries the old one's family, subject
-            // and scopes, which is all that is needed of it from here on.
+            // The family and subject are all the audit event needs of the
+            // old token from here on.
+            let (family, subject) = (record.family.clone(), Arc::clone(&record.subject));
             let stored = if grace {
                 // Within the grace window the old token stays rotated; the
                 // new pair joins the family unless it was revoked meanwhile.
@@ -669,7 +664,7 @@ impl AuthorizationServer {
             if !stored {
                 return Err(OAuthError::invalid_grant("refresh token revoked"));
             }
-            self.emit_rotated(tenant, client, &refresh, &access_scopes, now)
+            self.emit_rotated(tenant, client, family, &subject, access_scopes, now)
                 .await;
             return Ok(response);
         }
@@ -683,7 +678,7 @@ impl AuthorizationServer {
         client: &OAuthClient,
         now: OffsetDateTime,
     ) -> Result<OAuthError, StoreError> {
-        let issued = (&record.tenant, &record.client_id, record.subject.as_str());
+        let issued = (&record.tenant, &record.client_id, &*record.subject);
         self.revoke_family_after_replay(&record.family, issued, client, now, |family, revoked| {
             AuditEventKind::CodeReplayDetected { family, revoked }
         })
@@ -696,8 +691,9 @@ impl AuthorizationServer {
         &self,
         tenant: &TenantId,
         client: &OAuthClient,
-        record: &RefreshTokenRecord,
-        scopes: &ScopeSet,
+        family: FamilyId,
+        subject: &str,
+        scopes: ScopeSet,
         now: OffsetDateTime,
     ) {
         self.emit(
@@ -707,13 +703,10 @@ impl AuthorizationServer {
                 Actor::Client {
                     client_id: client.id.clone(),
                 },
-                AuditEventKind::RefreshRotated {
-                    family: record.family.clone(),
-                    scopes: scopes.clone(),
-                },
+                AuditEventKind::RefreshRotated { family, scopes },
             )
             .with_client(client.id.clone())
-            .with_subject(record.subject.clone()),
+            .with_subject(subject),
         )
         .await;
     }
@@ -725,7 +718,7 @@ impl AuthorizationServer {
         client: &OAuthClient,
         now: OffsetDateTime,
     ) -> Result<OAuthError, StoreError> {
-        let issued = (&record.tenant, &record.client_id, record.subject.as_str());
+        let issued = (&record.tenant, &record.client_id, &*record.subject);
         self.revoke_family_after_replay(&record.family, issued, client, now, |family, revoked| {
             AuditEventKind::RefreshReuseDetected { family, revoked }
         })
@@ -761,12 +754,12 @@ impl AuthorizationServer {
         &self,
         client: &OAuthClient,
         family: &FamilyId,
-        subject: &str,
+        subject: &Arc<str>,
         access_scopes: &ScopeSet,
         family_scopes: &ScopeSet,
         now: OffsetDateTime,
         family_expires_at: Option<OffsetDateTime>,
-    ) -> (TokenResponse, AccessTokenRecord, RefreshTokenRecord) {
+    ) -> (TokenResponse, NewTokens) {
         let access_scopes = &access_scopes.interned_in(family_scopes);
         let access_ttl = client
             .access_token_ttl
@@ -784,7 +777,7 @@ impl AuthorizationServer {
             family: family.clone(),
             tenant: client.tenant.clone(),
             client_id: client.id.clone(),
-            subject: subject.to_owned(),
+            subject: Arc::clone(subject),
             scopes: access_scopes.clone(),
             issued_at: now,
             expires_at: now.saturating_add(access_ttl),
@@ -795,7 +788,7 @@ impl AuthorizationServer {
             family: family.clone(),
             tenant: client.tenant.clone(),
             client_id: client.id.clone(),
-            subject: subject.to_owned(),
+            subject: Arc::clone(subject),
             scopes: family_scopes.clone(),
             issued_at: now,
             expires_at: refresh_expires_at,
@@ -810,7 +803,11 @@ impl AuthorizationServer {
             refresh_token: Some(refresh_token),
             scope: access_scopes.clone(),
         };
-        (response, access, refresh)
+        let tokens = NewTokens {
+            access,
+            refresh: Some(refresh),
+        };
+        (response, tokens)
     }
 
     /// Authenticates the client of a token, revocation or introspection request.
@@ -962,7 +959,7 @@ impl AuthorizationServer {
                 active: true,
                 scope: Some(a.scopes.clone()),
                 client_id: Some(a.client_id.clone()),
-                sub: Some(a.subject.clone()),
+                sub: Some(a.subject.to_string()),
                 exp: Some(a.expires_at.unix_timestamp()),
                 iat: Some(a.issued_at.unix_timestamp()),
                 token_type: Some("Bearer"),
@@ -977,7 +974,7 @@ impl AuthorizationServer {
                 active: true,
                 scope: Some(r.scopes.clone()),
                 client_id: Some(r.client_id.clone()),
-                sub: Some(r.subject.clone()),
+                sub: Some(r.subject.to_string()),
                 exp: Some(r.expires_at.unix_timestamp()),
                 iat: Some(r.issued_at.unix_timestamp()),
                 // Refresh tokens have no RFC 6749 §7.1 token type.

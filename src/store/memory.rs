@@ -261,8 +261,10 @@ impl ClientStore for MemoryClientStore {
 #[derive(Debug, Default)]
 struct Family {
     revoked_at: Option<OffsetDateTime>,
-    access: Vec<Slot>,
-    refresh: Vec<Slot>,
+    /// The slots of its access and refresh tokens, in one list: one
+    /// allocation per family, not two. Which map a slot is in is looked up
+    /// when it matters (revocation and purging, both rare).
+    tokens: Vec<Slot>,
 }
 
 /// Where a record with a given digest is kept in the memory stores' maps:
@@ -376,14 +378,18 @@ impl MemoryGrantStore {
     }
 
     /// Stores tokens into `family`, whose entry lock the caller holds.
-    fn insert_into(&self, family: &mut Family, tokens: NewTokens<'_>) {
+    fn insert_into(&self, family: &mut Family, tokens: NewTokens) {
+        // A new family's list is sized for its first pair.
+        family
+            .tokens
+            .reserve_exact(if family.tokens.is_empty() { 2 } else { 0 });
         let slot = Slot::of(&tokens.access.digest);
-        self.access.insert(slot, Arc::new(tokens.access.clone()));
-        family.access.push(slot);
+        self.access.insert(slot, Arc::new(tokens.access));
+        family.tokens.push(slot);
         if let Some(r) = tokens.refresh {
             let slot = Slot::of(&r.digest);
-            self.refresh.insert(slot, Arc::new(r.clone()));
-            family.refresh.push(slot);
+            self.refresh.insert(slot, Arc::new(r));
+            family.tokens.push(slot);
         }
     }
 }
@@ -413,7 +419,7 @@ impl GrantStore for MemoryGrantStore {
         &self,
         digest: &Digest,
         at: OffsetDateTime,
-        tokens: NewTokens<'_>,
+        tokens: NewTokens,
     ) -> Result<ConsumeCode, StoreError> {
         let Some(family_id) = lookup(&self.codes, digest).map(|c| c.family.clone()) else {
             return Ok(ConsumeCode::Unknown);
@@ -438,7 +444,7 @@ impl GrantStore for MemoryGrantStore {
         Ok(ConsumeCode::Consumed)
     }
 
-    async fn insert_tokens(&self, tokens: NewTokens<'_>) -> Result<InsertTokens, StoreError> {
+    async fn insert_tokens(&self, tokens: NewTokens) -> Result<InsertTokens, StoreError> {
         let mut family = self
             .families
             .entry(tokens.access.family.clone())
@@ -474,7 +480,7 @@ impl GrantStore for MemoryGrantStore {
     async fn rotate_refresh(
         &self,
         old: &Digest,
-        new: NewTokens<'_>,
+        new: NewTokens,
         at: OffsetDateTime,
     ) -> Result<RotateRefresh, StoreError> {
         let Some(family_id) = lookup(&self.refresh, old).map(|t| t.family.clone()) else {
@@ -512,16 +518,13 @@ impl GrantStore for MemoryGrantStore {
         let mut fam = self.families.entry(family.clone()).or_default();
         fam.revoked_at.get_or_insert(at);
         let mut n = 0;
-        for d in &fam.access {
-            if let Some(mut t) = self.access.get_mut(d)
-                && t.revoked_at.is_none()
-            {
-                Arc::make_mut(&mut t).revoked_at = Some(at);
-                n += 1;
-            }
-        }
-        for d in &fam.refresh {
-            if let Some(mut t) = self.refresh.get_mut(d)
+        for slot in &fam.tokens {
+            if let Some(mut t) = self.access.get_mut(slot) {
+                if t.revoked_at.is_none() {
+                    Arc::make_mut(&mut t).revoked_at = Some(at);
+                    n += 1;
+                }
+            } else if let Some(mut t) = self.refresh.get_mut(slot)
                 && t.revoked_at.is_none()
             {
                 Arc::make_mut(&mut t).revoked_at = Some(at);
@@ -577,12 +580,11 @@ impl GrantStore for MemoryGrantStore {
         // Drop token digests that are gone; keep revoked families' markers
         // while any of their tokens could still be presented.
         self.families.retain(|_, f| {
-            f.access.retain(|d| self.access.contains_key(d));
-            f.refresh.retain(|d| self.refresh.contains_key(d));
+            f.tokens
+                .retain(|s| self.access.contains_key(s) || self.refresh.contains_key(s));
             // A revoked family's marker outlives its tokens by the longest code
             // lifetime, so a code exchange racing a replay still sees it.
-            !f.access.is_empty()
-                || !f.refresh.is_empty()
+            !f.tokens.is_empty()
                 || f.revoked_at
                     .is_some_and(|r| r + crate::oauth::MAX_CODE_TTL > before)
         });

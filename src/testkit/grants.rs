@@ -33,10 +33,12 @@ pub async fn grant_store<S: GrantStore + ?Sized>(store: Arc<S>) {
     races(store).await;
 }
 
-fn tokens<'a>(a: &'a AccessTokenRecord, r: Option<&'a RefreshTokenRecord>) -> NewTokens<'a> {
+/// New tokens holding copies of `a` and `r` (the checks compare them with
+/// what the store hands back).
+fn tokens(a: &AccessTokenRecord, r: Option<&RefreshTokenRecord>) -> NewTokens {
     NewTokens {
-        access: a,
-        refresh: r,
+        access: a.clone(),
+        refresh: r.cloned(),
     }
 }
 
@@ -70,7 +72,7 @@ async fn find_refresh<S: GrantStore + ?Sized>(store: &S, d: &Digest) -> Option<R
     .map(Arc::unwrap_or_clone)
 }
 
-async fn insert<S: GrantStore + ?Sized>(store: &S, t: NewTokens<'_>) {
+async fn insert<S: GrantStore + ?Sized>(store: &S, t: NewTokens) {
     assert_eq!(
         ok("GrantStore::insert_tokens", store.insert_tokens(t).await),
         InsertTokens::Inserted,

@@ -198,11 +198,11 @@ macro_rules! impl_sql_stores {
 
             async fn insert_new_tokens(
                 conn: &mut Conn,
-                tokens: NewTokens<'_>,
+                tokens: NewTokens,
             ) -> Result<(), StoreError> {
                 bind_access(
                     sqlx::query(q::INSERT_ACCESS_TOKEN),
-                    AccessTokenRow::from_record(tokens.access),
+                    AccessTokenRow::from_record(&tokens.access),
                 )
                 .execute(&mut *conn)
                 .await
@@ -210,7 +210,7 @@ macro_rules! impl_sql_stores {
                 if let Some(refresh) = tokens.refresh {
                     bind_refresh(
                         sqlx::query(q::INSERT_REFRESH_TOKEN),
-                        RefreshTokenRow::from_record(refresh),
+                        RefreshTokenRow::from_record(&refresh),
                     )
                     .execute(&mut *conn)
                     .await
@@ -442,7 +442,7 @@ macro_rules! impl_sql_stores {
                     &self,
                     digest: &Digest,
                     at: OffsetDateTime,
-                    tokens: NewTokens<'_>,
+                    tokens: NewTokens,
                 ) -> Result<ConsumeCode, StoreError> {
                     let mut tx = self.begin_write().await?;
                     let Some(code) = by_digest::<CodeRow>(q::CODE_BY_DIGEST, digest)
@@ -476,7 +476,7 @@ macro_rules! impl_sql_stores {
 
                 async fn insert_tokens(
                     &self,
-                    tokens: NewTokens<'_>,
+                    tokens: NewTokens,
                 ) -> Result<InsertTokens, StoreError> {
                     let mut tx = self.begin_write().await?;
                     if lock_family(&mut tx, &tokens.access.family).await? {
@@ -515,7 +515,7 @@ macro_rules! impl_sql_stores {
                 async fn rotate_refresh(
                     &self,
                     old: &Digest,
-                    new: NewTokens<'_>,
+                    new: NewTokens,
                     at: OffsetDateTime,
                 ) -> Result<RotateRefresh, StoreError> {
                     let mut tx = self.begin_write().await?;

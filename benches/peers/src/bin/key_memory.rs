@@ -6,8 +6,9 @@
 //! (3 scopes, a 2-entry IP allowlist, like `benches/api_key.rs`) into a
 //! `MemoryApiKeyStore`; N OAuth token families (authorization code, access
 //! and refresh token) through the public code + PKCE flow into a
-//! `MemoryGrantStore`; and, for scale, N access + refresh token pairs in
-//! oxide-auth 0.6's `TokenMap`. Prints the growth of live heap bytes (as
+//! `MemoryGrantStore`, then one refresh of each of N families; and, for
+//! scale, N access + refresh token pairs in oxide-auth 0.6's `TokenMap`, and
+//! one refresh of each. Prints the growth of live heap bytes (as
 //! requested from the allocator, without malloc's own per-block overhead)
 //! divided by N.
 
@@ -151,20 +152,55 @@ fn main() {
             }
             oauth
         });
+        // Growth per refresh: n families first (not counted), then one
+        // refresh of each. Papyrus keeps the rotated token (reuse
+        // detection) and the previous access token (valid until it
+        // expires); oxide-auth deletes both.
+        let oauth = PapyrusOAuth::new(Arc::new(TracingAuditSink));
+        let mut chain: Vec<String> = (0..n)
+            .map(|_| {
+                let t = oauth.issue_and_exchange().refresh_token.expect("refresh");
+                t.expose_secret().to_owned()
+            })
+            .collect();
+        measure("papyrus MemoryGrantStore (refreshes)", n, |_| {
+            for t in &mut chain {
+                *t = oauth.refresh(t);
+            }
+        });
+        drop(oauth);
+        let mut issuer = TokenMap::new(RandomGenerator::new(16));
+        let mut chain: Vec<String> = (0..n)
+            .map(|_| {
+                let t = issuer.issue(oxide_grant()).expect("issue");
+                t.refresh.expect("refresh")
+            })
+            .collect();
+        measure("oxide-auth 0.6 TokenMap (refreshes)", n, |_| {
+            for t in &mut chain {
+                let r = issuer.refresh(t, oxide_grant()).expect("refresh");
+                *t = r.refresh.expect("refresh");
+            }
+        });
+        drop(issuer);
         measure("oxide-auth 0.6 TokenMap (token pairs)", n, |n| {
             let mut issuer = TokenMap::new(RandomGenerator::new(16));
             for _ in 0..n {
-                let grant = Grant {
-                    owner_id: "alice".to_owned(),
-                    client_id: "bench-client".to_owned(),
-                    scope: "documents:read workflows:read".parse().expect("scope"),
-                    redirect_uri: "https://app.example.com/cb".parse().expect("url"),
-                    until: chrono::Utc::now() + chrono::Duration::days(1),
-                    extensions: Extensions::new(),
-                };
-                drop(issuer.issue(grant).expect("issue"));
+                drop(issuer.issue(oxide_grant()).expect("issue"));
             }
             issuer
         });
+    }
+}
+
+/// The grant every oxide-auth token of this measurement carries.
+fn oxide_grant() -> Grant {
+    Grant {
+        owner_id: "alice".to_owned(),
+        client_id: "bench-client".to_owned(),
+        scope: "documents:read workflows:read".parse().expect("scope"),
+        redirect_uri: "https://app.example.com/cb".parse().expect("url"),
+        until: chrono::Utc::now() + chrono::Duration::days(1),
+        extensions: Extensions::new(),
     }
 }
