@@ -355,11 +355,41 @@ pub(crate) fn random_id(prefix: &str, len: usize) -> String {
     s
 }
 
+/// The base62 digits, in the order of their values (API-key checksums are
+/// written in them).
+pub(crate) const BASE62: &[u8; 62] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// [`BASE62_VALUE`] of a byte that is not a base62 digit.
+pub(crate) const NOT_BASE62: u8 = 0x80;
+/// The value of each byte as a base62 digit, or [`NOT_BASE62`].
+pub(crate) const BASE62_VALUE: [u8; 256] = {
+    let mut table = [NOT_BASE62; 256];
+    let mut digit = 0;
+    while digit < BASE62.len() {
+        table[BASE62[digit] as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
+
+/// Whether every byte is a base62 digit (`0-9 A-Z a-z`).
+///
+/// Every byte is looked up, without an early exit: the loop has no branch
+/// per byte, and a bad byte anywhere sets the top bit. (A range test per
+/// byte mispredicts about every other byte of a random token.)
+pub(crate) fn is_base62(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(0, |seen, &b| seen | BASE62_VALUE[usize::from(b)])
+        & NOT_BASE62
+        == 0
+}
+
 /// Whether `token` is `prefix` followed by [`TOKEN_BODY_LEN`] alphanumerics.
 pub(crate) fn is_token_shape(token: &str, prefix: &str) -> bool {
-    token.strip_prefix(prefix).is_some_and(|body| {
-        body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
+    token
+        .strip_prefix(prefix)
+        .is_some_and(|body| body.len() == TOKEN_BODY_LEN && is_base62(body.as_bytes()))
 }
 
 /// `len` characters drawn uniformly from `A-Z a-z 0-9` by the thread-local
@@ -427,6 +457,13 @@ mod tests {
         assert!(is_token_shape(&t, "pat_"));
         assert!(!is_token_shape(&t, "prt_"));
         assert!(!is_token_shape(&t[..t.len() - 1], "pat_"));
+        // The right length, one byte outside the alphabet, at each end.
+        for bad in ["-", "_", " ", "\0", "\u{7f}"] {
+            assert!(!is_token_shape(&format!("{}{bad}", &t[..t.len() - 1]), "pat_"));
+            assert!(!is_token_shape(&format!("pat_{bad}{}", &t[5..]), "pat_"));
+        }
+        // Two bytes of one non-ASCII character in place of two alphanumerics.
+        assert!(!is_token_shape(&format!("{}é", &t[..t.len() - 2]), "pat_"));
         assert_eq!(a, Digest::from_parts(DigestVersion::Sha256, [7; 32]));
         assert_ne!(a, Digest::from_parts(DigestVersion::Sha256, [8; 32]));
         assert_eq!(
@@ -465,6 +502,18 @@ mod tests {
         assert_ne!(s, ApiKeySecret::new("pk_live_supersecreT"));
         let h = SecretHasher::with_pepper(&Pepper::new("pepper!"));
         assert!(!format!("{h:?}").contains("pepper!"));
+    }
+
+    #[test]
+    fn the_digit_table_is_base62() {
+        for b in 0..=u8::MAX {
+            let expected = BASE62.iter().position(|&d| d == b);
+            let value = BASE62_VALUE[usize::from(b)];
+            match expected {
+                Some(digit) => assert_eq!(usize::from(value), digit),
+                None => assert_eq!(value, NOT_BASE62, "byte {b}"),
+            }
+        }
     }
 
     #[test]
