@@ -459,7 +459,10 @@ mod tests {
         assert!(!is_token_shape(&t[..t.len() - 1], "pat_"));
         // The right length, one byte outside the alphabet, at each end.
         for bad in ["-", "_", " ", "\0", "\u{7f}"] {
-            assert!(!is_token_shape(&format!("{}{bad}", &t[..t.len() - 1]), "pat_"));
+            assert!(!is_token_shape(
+                &format!("{}{bad}", &t[..t.len() - 1]),
+                "pat_"
+            ));
             assert!(!is_token_shape(&format!("pat_{bad}{}", &t[5..]), "pat_"));
         }
         // Two bytes of one non-ASCII character in place of two alphanumerics.

@@ -523,7 +523,7 @@ async fn two_pools_on_one_file_exchange_a_code_once() {
         expires_at: now + Duration::minutes(1),
         consumed_at: None,
     };
-    a.insert_code(&code).await.unwrap();
+    a.insert_code(code.clone()).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..32 {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };

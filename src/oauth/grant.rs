@@ -199,8 +199,9 @@ pub struct NewTokens {
 /// [`revoke_family`](Self::revoke_family).
 #[async_trait]
 pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
-    /// Stores a new authorization code.
-    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+    /// Stores a new authorization code (by value, as
+    /// [`NewTokens`]: a memory store keeps this very record).
+    async fn insert_code(&self, code: AuthorizationCodeRecord) -> Result<(), StoreError>;
 
     /// The code with this digest (consumed or not). Shared (`Arc`), as
     /// every lookup of this trait.

@@ -434,7 +434,7 @@ impl AuthorizationServer {
             expires_at: now.saturating_add(self.config.effective_code_ttl()),
             consumed_at: None,
         };
-        self.grants.insert_code(&record).await?;
+        self.grants.insert_code(record).await?;
         self.emit(
             AuditEvent::new(
                 now,

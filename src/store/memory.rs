@@ -396,13 +396,13 @@ impl MemoryGrantStore {
 
 #[async_trait]
 impl GrantStore for MemoryGrantStore {
-    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+    async fn insert_code(&self, code: AuthorizationCodeRecord) -> Result<(), StoreError> {
         match self.codes.entry(Slot::of(&code.digest)) {
             dashmap::Entry::Occupied(_) => Err(StoreError::conflict(
                 "an authorization code with this digest exists",
             )),
             dashmap::Entry::Vacant(v) => {
-                v.insert(Arc::new(code.clone()));
+                v.insert(Arc::new(code));
                 Ok(())
             }
         }

@@ -87,7 +87,10 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
     let t = tenant("near");
     let f = family();
     let c = code(&t, &f, at(0));
-    ok("GrantStore::insert_code", store.insert_code(&c).await);
+    ok(
+        "GrantStore::insert_code",
+        store.insert_code(c.clone()).await,
+    );
     let (a, r) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
     insert(store, tokens(&a, Some(&r))).await;
     let rule =
@@ -173,7 +176,10 @@ async fn round_trips<S: GrantStore + ?Sized>(store: &S) {
         ..code(&t, &f, at(1))
     };
     for c in [&with_uri, &without_uri] {
-        ok("GrantStore::insert_code", store.insert_code(c).await);
+        ok(
+            "GrantStore::insert_code",
+            store.insert_code(c.clone()).await,
+        );
         assert_eq!(
             find_code(store, &c.digest).await.as_ref(),
             Some(c),
@@ -221,7 +227,10 @@ async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
     let t = tenant("consume");
     let f = family();
     let c = code(&t, &f, at(0));
-    ok("GrantStore::insert_code", store.insert_code(&c).await);
+    ok(
+        "GrantStore::insert_code",
+        store.insert_code(c.clone()).await,
+    );
     let (a1, r1) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
     assert_eq!(
         ok(
@@ -297,7 +306,10 @@ async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
     // Without a refresh token.
     let f2 = family();
     let c2 = code(&t, &f2, at(0));
-    ok("GrantStore::insert_code", store.insert_code(&c2).await);
+    ok(
+        "GrantStore::insert_code",
+        store.insert_code(c2.clone()).await,
+    );
     let a4 = access(&t, &f2, at(3600));
     assert!(matches!(
         ok(
@@ -317,7 +329,10 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
     // Revoking a family that has only a code: the code can no longer be exchanged.
     let f = family();
     let c = code(&t, &f, at(0));
-    ok("GrantStore::insert_code", store.insert_code(&c).await);
+    ok(
+        "GrantStore::insert_code",
+        store.insert_code(c.clone()).await,
+    );
     assert_eq!(
         ok(
             "GrantStore::revoke_family",
@@ -444,7 +459,10 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
     // A replayed code whose family was revoked.
     let f = family();
     let c = code(&t, &f, at(0));
-    ok("GrantStore::insert_code", store.insert_code(&c).await);
+    ok(
+        "GrantStore::insert_code",
+        store.insert_code(c.clone()).await,
+    );
     let (a, r) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
     ok(
         "GrantStore::consume_code",
@@ -640,7 +658,10 @@ async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
     let expired_code = code(&t, &family(), now - Duration::minutes(2));
     let fresh_code = code(&t, &family(), now - s);
     for c in [&expired_code, &fresh_code] {
-        ok("GrantStore::insert_code", store.insert_code(c).await);
+        ok(
+            "GrantStore::insert_code",
+            store.insert_code(c.clone()).await,
+        );
     }
     // An expired consumed code whose family has a live refresh token → kept
     // (a late replay must still revoke what it issued).
@@ -648,7 +669,7 @@ async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
     let kept_code = code(&t, &kept_family, now - Duration::minutes(2));
     ok(
         "GrantStore::insert_code",
-        store.insert_code(&kept_code).await,
+        store.insert_code(kept_code.clone()).await,
     );
     let (ka, kr) = (
         access(&t, &kept_family, now - s),
@@ -672,7 +693,7 @@ async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
     let dead_code = code(&t, &dead_family, now - Duration::minutes(2));
     ok(
         "GrantStore::insert_code",
-        store.insert_code(&dead_code).await,
+        store.insert_code(dead_code.clone()).await,
     );
     let (da, dr) = (
         access(&t, &dead_family, now + Duration::hours(1)),
@@ -784,7 +805,10 @@ async fn races<S: GrantStore + ?Sized>(store: Arc<S>) {
     // 32 callers exchange one code, each with its own tokens.
     let f = family();
     let c = code(&t, &f, at(0));
-    ok("GrantStore::insert_code", store.insert_code(&c).await);
+    ok(
+        "GrantStore::insert_code",
+        store.insert_code(c.clone()).await,
+    );
     let issued: Vec<(AccessTokenRecord, RefreshTokenRecord)> = (0..RACERS)
         .map(|_| (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400))))
         .collect();

@@ -417,9 +417,9 @@ macro_rules! impl_sql_stores {
             impl GrantStore for $store {
                 async fn insert_code(
                     &self,
-                    code: &AuthorizationCodeRecord,
+                    code: AuthorizationCodeRecord,
                 ) -> Result<(), StoreError> {
-                    bind_code(sqlx::query(q::INSERT_CODE), CodeRow::from_record(code))
+                    bind_code(sqlx::query(q::INSERT_CODE), CodeRow::from_record(&code))
                         .execute(&self.pool)
                         .await
                         .map_err(db_error)?;
