@@ -72,7 +72,8 @@ pub struct AuthorizationCodeRecord {
     /// The `redirect_uri` the authorization request sent, if it sent one; the
     /// token request must then send the same (RFC 6749 §4.1.3).
     pub redirect_uri: Option<String>,
-    /// The user who approved (shared with the tokens issued from the code).
+    /// The user who approved. The server hands this `Arc` on to the tokens
+    /// issued from the code (the memory store keeps it shared).
     pub subject: Arc<str>,
     /// The approved scopes.
     pub scopes: ScopeSet,
@@ -97,7 +98,7 @@ pub struct AccessTokenRecord {
     pub tenant: TenantId,
     /// The client it was issued to.
     pub client_id: ClientId,
-    /// The user it acts for (shared by the family's records).
+    /// The user it acts for; the server's records of one family share it.
     pub subject: Arc<str>,
     /// Its scopes.
     pub scopes: ScopeSet,
@@ -120,7 +121,7 @@ pub struct RefreshTokenRecord {
     pub tenant: TenantId,
     /// The client it was issued to.
     pub client_id: ClientId,
-    /// The user it acts for (shared by the family's records).
+    /// The user it acts for; the server's records of one family share it.
     pub subject: Arc<str>,
     /// The family's full scope (a refresh may narrow an access token's scope,
     /// never the refresh token's).

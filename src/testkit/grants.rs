@@ -165,6 +165,56 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
         None,
         "{rule}: nothing was stored"
     );
+
+    // Another family whose tokens are one bit away from this family's,
+    // crosswise (its access token near the refresh token, its refresh
+    // token near the access token): revoking it revokes exactly its own.
+    let g = family();
+    let ga = AccessTokenRecord {
+        digest: near(&r.digest),
+        ..access(&t, &g, at(3600))
+    };
+    let gr = RefreshTokenRecord {
+        digest: near(&a.digest),
+        ..refresh(&t, &g, at(86_400))
+    };
+    insert(store, tokens(&ga, Some(&gr))).await;
+    let rule = "store conformance: GrantStore::revoke_family revokes the family's own tokens, \
+                not another family's one bit away";
+    assert_eq!(
+        ok(
+            "GrantStore::revoke_family",
+            store.revoke_family(&g, at(2)).await
+        ),
+        2,
+        "{rule}"
+    );
+    assert!(
+        find_access(store, &ga.digest)
+            .await
+            .is_some_and(|t| t.revoked_at.is_some()),
+        "{rule}"
+    );
+    assert!(
+        find_refresh(store, &gr.digest)
+            .await
+            .is_some_and(|t| t.revoked_at.is_some()),
+        "{rule}"
+    );
+    assert_eq!(
+        find_access(store, &a.digest)
+            .await
+            .and_then(|t| t.revoked_at),
+        None,
+        "{rule}"
+    );
+    assert_eq!(
+        find_refresh(store, &r.digest)
+            .await
+            .and_then(|t| t.revoked_at),
+        None,
+        "{rule}"
+    );
 }
 
 async fn round_trips<S: GrantStore + ?Sized>(store: &S) {
