@@ -138,28 +138,7 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
         ),
         "{rule} (revoke_access_token)"
     );
-    // The originals are untouched.
-    assert_eq!(
-        find_code(store, &c.digest)
-            .await
-            .and_then(|c| c.consumed_at),
-        None,
-        "{rule}"
-    );
-    assert_eq!(
-        find_refresh(store, &r.digest)
-            .await
-            .and_then(|r| r.rotated_at),
-        None,
-        "{rule}"
-    );
-    assert_eq!(
-        find_access(store, &a.digest)
-            .await
-            .and_then(|a| a.revoked_at),
-        None,
-        "{rule}"
-    );
+    untouched(store, &c, &a, &r, rule).await;
     assert_eq!(
         find_access(store, &a2.digest).await,
         None,
@@ -201,18 +180,31 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
             .is_some_and(|t| t.revoked_at.is_some()),
         "{rule}"
     );
+    untouched(store, &c, &a, &r, rule).await;
+}
+
+/// Asserts that `c`, `a` and `r` read back exactly as inserted: not
+/// consumed, rotated or revoked, nor changed in any other field.
+async fn untouched<S: GrantStore + ?Sized>(
+    store: &S,
+    c: &AuthorizationCodeRecord,
+    a: &AccessTokenRecord,
+    r: &RefreshTokenRecord,
+    rule: &str,
+) {
     assert_eq!(
-        find_access(store, &a.digest)
-            .await
-            .and_then(|t| t.revoked_at),
-        None,
+        find_code(store, &c.digest).await.as_ref(),
+        Some(c),
         "{rule}"
     );
     assert_eq!(
-        find_refresh(store, &r.digest)
-            .await
-            .and_then(|t| t.revoked_at),
-        None,
+        find_access(store, &a.digest).await.as_ref(),
+        Some(a),
+        "{rule}"
+    );
+    assert_eq!(
+        find_refresh(store, &r.digest).await.as_ref(),
+        Some(r),
         "{rule}"
     );
 }
