@@ -563,14 +563,13 @@ impl GrantStore for MemoryGrantStore {
         // Each slot is in one of the two maps. The family check keeps
         // another family's token that shares a slot (128 bits) from
         // standing in for this family's.
-        let ours = |t: &FamilyId| t == family;
         for slot in &fam.tokens {
-            if let Some(mut t) = self.access.get_mut(slot).filter(|t| ours(&t.family)) {
+            if let Some(mut t) = self.access.get_mut(slot).filter(|t| t.family == *family) {
                 if t.revoked_at.is_none() {
                     Arc::make_mut(&mut t).revoked_at = Some(at);
                     n += 1;
                 }
-            } else if let Some(mut t) = self.refresh.get_mut(slot).filter(|t| ours(&t.family))
+            } else if let Some(mut t) = self.refresh.get_mut(slot).filter(|t| t.family == *family)
                 && t.revoked_at.is_none()
             {
                 Arc::make_mut(&mut t).revoked_at = Some(at);
