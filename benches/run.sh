@@ -37,4 +37,7 @@ ROUNDS="${ROUNDS:-6}" benches/http_load.sh "$HTTP_SECONDS" | tee "$OUT/http.txt"
 echo "== memory per key"
 (cd benches/peers && cargo run --quiet --release --bin key_memory) | tee "$OUT/memory.txt"
 
+echo "== what a new page of memory costs (first touch vs second)"
+(cd benches/peers && cargo run --quiet --release --bin page_touch) | tee "$OUT/page_touch.txt"
+
 echo "== done: $OUT"
