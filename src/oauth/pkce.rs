@@ -39,8 +39,24 @@ impl CodeChallengeMethod {
 pub fn is_valid_verifier_syntax(s: &str) -> bool {
     (PKCE_MIN_LEN..=PKCE_MAX_LEN).contains(&s.len())
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+            .fold(true, |ok, b| ok & UNRESERVED[usize::from(b)])
 }
+
+/// The characters of a verifier or challenge (RFC 3986 "unreserved"), as a
+/// table: one load per byte and no branch per byte, where a range test per
+/// byte mispredicts on random characters. Bytes of multi-byte characters
+/// are all outside it.
+const UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0u8;
+    loop {
+        table[b as usize] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        if b == u8::MAX {
+            break table;
+        }
+        b += 1;
+    }
+};
 
 /// A code challenge as sent to the authorization endpoint, with its method.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,11 +111,19 @@ impl CodeChallenge {
         if !is_valid_verifier_syntax(verifier) {
             return false;
         }
-        let derived = match self.method {
-            CodeChallengeMethod::S256 => s256(verifier),
-            CodeChallengeMethod::Plain => verifier.to_owned(),
-        };
-        derived.as_bytes().ct_eq(self.challenge.as_bytes()).into()
+        let challenge = self.challenge.as_bytes();
+        match self.method {
+            CodeChallengeMethod::S256 => {
+                // Encoded on the stack: no allocation per token request.
+                let mut derived = [0u8; S256_LEN];
+                let digest = Sha256::digest(verifier.as_bytes());
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode_slice(digest, &mut derived)
+                    .is_ok_and(|n| derived[..n].ct_eq(challenge).into())
+            }
+            // Slices of different lengths are unequal (`subtle` checks).
+            CodeChallengeMethod::Plain => verifier.as_bytes().ct_eq(challenge).into(),
+        }
     }
 }
 
@@ -111,6 +135,9 @@ impl fmt::Debug for CodeChallenge {
             .finish_non_exhaustive()
     }
 }
+
+/// Length of an S256 challenge: 32 bytes in unpadded base64url.
+const S256_LEN: usize = 43;
 
 fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -140,6 +167,37 @@ mod tests {
             !c.verify(CHALLENGE),
             "the challenge itself is not the verifier"
         );
+    }
+
+    /// The whole stored challenge is compared, not the first 43 characters.
+    #[test]
+    fn s256_compares_the_whole_challenge() {
+        let longer = CodeChallenge::new(&format!("{CHALLENGE}A"), CodeChallengeMethod::S256);
+        assert!(!longer.unwrap().verify(VERIFIER));
+        let last_off = format!("{}N", &CHALLENGE[..42]);
+        let c = CodeChallenge::new(&last_off, CodeChallengeMethod::S256).unwrap();
+        assert!(!c.verify(VERIFIER));
+    }
+
+    /// The table accepts exactly the unreserved characters, wherever they
+    /// stand, and no byte of a multi-byte character.
+    #[test]
+    fn verifier_syntax_is_the_unreserved_set() {
+        let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+        let others = ['\u{e9}', '\u{20ac}', '\u{1f600}', '\u{ff0d}'];
+        for c in (0u8..0x80).map(char::from).chain(others) {
+            for at in [0, 21, 42] {
+                let mut v: Vec<char> = "a".repeat(43).chars().collect();
+                v[at] = c;
+                let v: String = v.into_iter().collect();
+                let fits = v.len() <= PKCE_MAX_LEN;
+                assert_eq!(
+                    is_valid_verifier_syntax(&v),
+                    fits && unreserved(c),
+                    "{c:?} at {at}"
+                );
+            }
+        }
     }
 
     #[test]
