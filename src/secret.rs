@@ -385,6 +385,30 @@ pub(crate) fn is_base62(bytes: &[u8]) -> bool {
         == 0
 }
 
+/// A set of bytes: `0-9 A-Z a-z` and those of `extra`, as a table for
+/// [`all_in`] (the character classes of bearer tokens and PKCE verifiers).
+pub(crate) const fn alphanumeric_and(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// Whether every byte is in `set`. Every byte is looked up, without an
+/// early exit, so the loop has no branch per byte (a range test per byte
+/// mispredicts on random characters).
+pub(crate) fn all_in(set: &[bool; 256], bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| ok & set[usize::from(b)])
+}
+
 /// Whether `token` is `prefix` followed by [`TOKEN_BODY_LEN`] alphanumerics.
 pub(crate) fn is_token_shape(token: &str, prefix: &str) -> bool {
     token
@@ -505,6 +529,20 @@ mod tests {
         assert_ne!(s, ApiKeySecret::new("pk_live_supersecreT"));
         let h = SecretHasher::with_pepper(&Pepper::new("pepper!"));
         assert!(!format!("{h:?}").contains("pepper!"));
+    }
+
+    #[test]
+    fn byte_sets_hold_alphanumerics_and_their_extras() {
+        let set = alphanumeric_and(b"-~");
+        for b in 0..=u8::MAX {
+            let expected = b.is_ascii_alphanumeric() || b == b'-' || b == b'~';
+            assert_eq!(set[usize::from(b)], expected, "byte {b}");
+        }
+        assert!(all_in(&set, b"a-Z~0"));
+        assert!(all_in(&set, b""));
+        for bad in [&b"a b"[..], b"ab.", b"\xc3\xa9", b"\0"] {
+            assert!(!all_in(&set, bad), "{bad:?}");
+        }
     }
 
     #[test]

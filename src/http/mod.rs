@@ -204,7 +204,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Rejection> {
 /// Whether `token` is an RFC 6750 `b64token`.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)])
+    !body.is_empty() && crate::secret::all_in(&B64TOKEN, body.as_bytes())
 }
 
 /// The refusal of a request whose tenant is missing or invalid, for a
@@ -251,20 +251,8 @@ fn trim_spaces(s: &str) -> &str {
     s.get(start..end).unwrap_or_default()
 }
 
-/// The bytes of an RFC 6750 `b64token` (before its trailing `=`), as a
-/// table: one load per byte on the hot path.
-const B64TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0u8;
-    loop {
-        table[b as usize] =
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        if b == u8::MAX {
-            break table;
-        }
-        b += 1;
-    }
-};
+/// The bytes of an RFC 6750 `b64token` (before its trailing `=`).
+const B64TOKEN: [bool; 256] = crate::secret::alphanumeric_and(b"-._~+/");
 
 /// The tenant named by an `X-Tenant-Id` header value. Surrounding ASCII
 /// whitespace (HTTP's optional whitespace) is ignored; any other character

@@ -38,25 +38,12 @@ impl CodeChallengeMethod {
 /// Whether `s` is 43 to 128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
 pub fn is_valid_verifier_syntax(s: &str) -> bool {
     (PKCE_MIN_LEN..=PKCE_MAX_LEN).contains(&s.len())
-        && s.bytes()
-            .fold(true, |ok, b| ok & UNRESERVED[usize::from(b)])
+        && crate::secret::all_in(&UNRESERVED, s.as_bytes())
 }
 
-/// The characters of a verifier or challenge (RFC 3986 "unreserved"), as a
-/// table: one load per byte and no branch per byte, where a range test per
-/// byte mispredicts on random characters. Bytes of multi-byte characters
-/// are all outside it.
-const UNRESERVED: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0u8;
-    loop {
-        table[b as usize] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
-        if b == u8::MAX {
-            break table;
-        }
-        b += 1;
-    }
-};
+/// The characters of a verifier or challenge (RFC 3986 "unreserved"). Bytes
+/// of multi-byte characters are all outside it.
+const UNRESERVED: [bool; 256] = crate::secret::alphanumeric_and(b"-._~");
 
 /// A code challenge as sent to the authorization endpoint, with its method.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
