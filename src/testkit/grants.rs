@@ -72,6 +72,20 @@ async fn find_refresh<S: GrantStore + ?Sized>(store: &S, d: &Digest) -> Option<R
     .map(Arc::unwrap_or_clone)
 }
 
+async fn revoke_family<S: GrantStore + ?Sized>(store: &S, f: &FamilyId, at: OffsetDateTime) -> u64 {
+    ok(
+        "GrantStore::revoke_family",
+        store.revoke_family(f, at).await,
+    )
+}
+
+async fn insert_code<S: GrantStore + ?Sized>(store: &S, c: &AuthorizationCodeRecord) {
+    ok(
+        "GrantStore::insert_code",
+        store.insert_code(c.clone()).await,
+    );
+}
+
 async fn insert<S: GrantStore + ?Sized>(store: &S, t: NewTokens) {
     assert_eq!(
         ok("GrantStore::insert_tokens", store.insert_tokens(t).await),
@@ -87,10 +101,7 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
     let t = tenant("near");
     let f = family();
     let c = code(&t, &f, at(0));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(c.clone()).await,
-    );
+    insert_code(store, &c).await;
     let (a, r) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
     insert(store, tokens(&a, Some(&r))).await;
     let rule =
@@ -160,14 +171,7 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
     insert(store, tokens(&ga, Some(&gr))).await;
     let rule = "store conformance: GrantStore::revoke_family revokes the family's own tokens, \
                 not another family's one bit away";
-    assert_eq!(
-        ok(
-            "GrantStore::revoke_family",
-            store.revoke_family(&g, at(2)).await
-        ),
-        2,
-        "{rule}"
-    );
+    assert_eq!(revoke_family(store, &g, at(2)).await, 2, "{rule}");
     assert!(
         find_access(store, &ga.digest)
             .await
@@ -218,10 +222,7 @@ async fn round_trips<S: GrantStore + ?Sized>(store: &S) {
         ..code(&t, &f, at(1))
     };
     for c in [&with_uri, &without_uri] {
-        ok(
-            "GrantStore::insert_code",
-            store.insert_code(c.clone()).await,
-        );
+        insert_code(store, c).await;
         assert_eq!(
             find_code(store, &c.digest).await.as_ref(),
             Some(c),
@@ -269,10 +270,7 @@ async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
     let t = tenant("consume");
     let f = family();
     let c = code(&t, &f, at(0));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(c.clone()).await,
-    );
+    insert_code(store, &c).await;
     let (a1, r1) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
     assert_eq!(
         ok(
@@ -348,10 +346,7 @@ async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
     // Without a refresh token.
     let f2 = family();
     let c2 = code(&t, &f2, at(0));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(c2.clone()).await,
-    );
+    insert_code(store, &c2).await;
     let a4 = access(&t, &f2, at(3600));
     assert!(matches!(
         ok(
@@ -371,15 +366,9 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
     // Revoking a family that has only a code: the code can no longer be exchanged.
     let f = family();
     let c = code(&t, &f, at(0));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(c.clone()).await,
-    );
+    insert_code(store, &c).await;
     assert_eq!(
-        ok(
-            "GrantStore::revoke_family",
-            store.revoke_family(&f, at(5)).await
-        ),
+        revoke_family(store, &f, at(5)).await,
         0,
         "store conformance: GrantStore::revoke_family of a family without tokens revokes none"
     );
@@ -420,10 +409,7 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
     insert(store, tokens(&a2, None)).await;
     insert(store, tokens(&b1, Some(&b2))).await;
     assert_eq!(
-        ok(
-            "GrantStore::revoke_family",
-            store.revoke_family(&f, at(100)).await
-        ),
+        revoke_family(store, &f, at(100)).await,
         3,
         "store conformance: GrantStore::revoke_family must return how many tokens it revoked"
     );
@@ -452,10 +438,7 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
         "store conformance: GrantStore::revoke_family must not touch other families"
     );
     assert_eq!(
-        ok(
-            "GrantStore::revoke_family",
-            store.revoke_family(&f, at(200)).await
-        ),
+        revoke_family(store, &f, at(200)).await,
         0,
         "store conformance: a second GrantStore::revoke_family revokes nothing new"
     );
@@ -501,10 +484,7 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
     // A replayed code whose family was revoked.
     let f = family();
     let c = code(&t, &f, at(0));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(c.clone()).await,
-    );
+    insert_code(store, &c).await;
     let (a, r) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
     ok(
         "GrantStore::consume_code",
@@ -513,10 +493,7 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
             .await,
     );
     assert_eq!(
-        ok(
-            "GrantStore::revoke_family",
-            store.revoke_family(&f, at(20)).await
-        ),
+        revoke_family(store, &f, at(20)).await,
         2,
         "store conformance: GrantStore::revoke_family must revoke the tokens a code issued"
     );
@@ -700,19 +677,13 @@ async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
     let expired_code = code(&t, &family(), now - Duration::minutes(2));
     let fresh_code = code(&t, &family(), now - s);
     for c in [&expired_code, &fresh_code] {
-        ok(
-            "GrantStore::insert_code",
-            store.insert_code(c.clone()).await,
-        );
+        insert_code(store, c).await;
     }
     // An expired consumed code whose family has a live refresh token → kept
     // (a late replay must still revoke what it issued).
     let kept_family = family();
     let kept_code = code(&t, &kept_family, now - Duration::minutes(2));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(kept_code.clone()).await,
-    );
+    insert_code(store, &kept_code).await;
     let (ka, kr) = (
         access(&t, &kept_family, now - s),
         refresh(&t, &kept_family, now + Duration::days(1)),
@@ -733,10 +704,7 @@ async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
     // An expired consumed code whose family's refresh tokens are revoked → gone.
     let dead_family = family();
     let dead_code = code(&t, &dead_family, now - Duration::minutes(2));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(dead_code.clone()).await,
-    );
+    insert_code(store, &dead_code).await;
     let (da, dr) = (
         access(&t, &dead_family, now + Duration::hours(1)),
         refresh(&t, &dead_family, now + Duration::days(1)),
@@ -751,21 +719,13 @@ async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
             )
             .await,
     );
-    ok(
-        "GrantStore::revoke_family",
-        store.revoke_family(&dead_family, now - s).await,
-    );
+    revoke_family(store, &dead_family, now - s).await;
 
     // A family revoked a minute ago whose tokens all expired: its marker stays.
     let marked: FamilyId = family();
     let ma = access(&t, &marked, now - s);
     insert(store, tokens(&ma, None)).await;
-    ok(
-        "GrantStore::revoke_family",
-        store
-            .revoke_family(&marked, now - Duration::minutes(1))
-            .await,
-    );
+    revoke_family(store, &marked, now - Duration::minutes(1)).await;
     assert!(MAX_CODE_TTL > Duration::minutes(1));
 
     let removed = ok("GrantStore::purge_expired", store.purge_expired(now).await);
@@ -847,10 +807,7 @@ async fn races<S: GrantStore + ?Sized>(store: Arc<S>) {
     // 32 callers exchange one code, each with its own tokens.
     let f = family();
     let c = code(&t, &f, at(0));
-    ok(
-        "GrantStore::insert_code",
-        store.insert_code(c.clone()).await,
-    );
+    insert_code(&*store, &c).await;
     let issued: Vec<(AccessTokenRecord, RefreshTokenRecord)> = (0..RACERS)
         .map(|_| (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400))))
         .collect();
@@ -946,10 +903,7 @@ async fn races<S: GrantStore + ?Sized>(store: Arc<S>) {
         let (store, a, f) = (store.clone(), issued[i].clone(), f.clone());
         async move {
             if i == RACERS / 2 {
-                ok(
-                    "GrantStore::revoke_family",
-                    store.revoke_family(&f, at(30)).await,
-                );
+                revoke_family(&*store, &f, at(30)).await;
                 None
             } else {
                 Some(ok(
