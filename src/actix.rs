@@ -101,6 +101,18 @@ impl HeaderSource for HeaderMap {
         self.get_all(name).filter_map(|v| v.to_str().ok()).collect()
     }
 
+    fn single_header(&self, name: &str) -> Result<Option<&str>, crate::Rejection> {
+        let Some(name) = header_name(name) else {
+            return Ok(None);
+        };
+        let mut values = self.get_all(name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(crate::Rejection::RepeatedHeader);
+        }
+        Ok(first.and_then(|v| v.to_str().ok()))
+    }
+
     fn headers_len(&self) -> usize {
         self.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
     }

@@ -94,6 +94,18 @@ impl HeaderSource for HeaderMap {
             .collect()
     }
 
+    fn single_header(&self, name: &str) -> Result<Option<&str>, crate::Rejection> {
+        let Some(name) = header_name(name) else {
+            return Ok(None);
+        };
+        let mut values = self.get_all(name).into_iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(crate::Rejection::RepeatedHeader);
+        }
+        Ok(first.and_then(|v| v.to_str().ok()))
+    }
+
     fn headers_len(&self) -> usize {
         self.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
     }

@@ -192,6 +192,10 @@ pub enum Rejection {
     MissingCredentials,
     /// No tenant was named (`X-Tenant-Id` missing).
     MissingTenant,
+    /// `Authorization`, `X-Tenant-Id` or `Host` was sent more than once:
+    /// which one counts would depend on who reads it (RFC 6750 §3.1
+    /// `invalid_request`), so the request is refused.
+    RepeatedHeader,
     /// The tenant named is not a valid tenant id.
     InvalidTenant,
     /// The credential is not well-formed (bad syntax or checksum): refused
@@ -222,6 +226,7 @@ impl Rejection {
         match self {
             Self::MissingCredentials => "missing_credentials",
             Self::MissingTenant => "missing_tenant",
+            Self::RepeatedHeader => "repeated_header",
             Self::InvalidTenant => "invalid_tenant",
             Self::Malformed => "malformed",
             Self::Unknown => "unknown",

@@ -271,6 +271,111 @@ async fn error_statuses_bodies_and_challenges() {
         )
         .await;
         assert_json_error(&two_in_one, 400, "invalid_request");
+        // A misspelt field is refused, never dropped: `ip_allow_list` ignored
+        // would make a key usable from anywhere.
+        for (path, body) in [
+            (
+                "/admin/api-keys",
+                json!({"name": "typo", "scopes": "documents:read", "ip_allow_list": ["10.0.0.0/8"]}),
+            ),
+            (
+                "/admin/clients",
+                json!({"name": "app", "kind": "public", "redirect_uris": ["https://app.example/cb"],
+                       "allowed_scopes": "documents:read", "redirect_uri": "https://evil.example/cb"}),
+            ),
+        ] {
+            let typo = Response::read(
+                s.admin(Method::POST, path)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_json_error(&typo, 400, "invalid_request");
+            let description = typo.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                description.contains("unknown field"),
+                "{path}: {description}"
+            );
+        }
+        let listed = Response::read(
+            s.admin(Method::GET, "/admin/api-keys")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+        .json();
+        assert!(
+            !listed.to_string().contains("\"typo\""),
+            "no key was created from the misspelt body: {listed}"
+        );
+        let (_, typo_rotate) = s
+            .create_key(json!({"name": "rotate-me", "scopes": "documents:read"}))
+            .await;
+        let rotate = Response::read(
+            s.admin(
+                Method::POST,
+                &format!("/admin/api-keys/{typo_rotate}/rotate"),
+            )
+            .json(&json!({"grace_seconds": 60}))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_json_error(&rotate, 400, "invalid_request");
+        // A credential or tenant header sent twice is refused whichever copy
+        // is valid: a proxy reading the other copy would disagree.
+        let bearer = |k: &str| format!("Bearer {k}");
+        let junk = "Bearer pk_live_junk".to_owned();
+        for (first, second, third) in [
+            (bearer(&s.admin_key), junk.clone(), "acme"),
+            (junk.clone(), bearer(&s.admin_key), "acme"),
+        ] {
+            let r = Response::read(
+                s.http
+                    .get(s.url("/api/v1/documents"))
+                    .header("Authorization", first)
+                    .header("Authorization", second)
+                    .header("X-Tenant-Id", third)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_json_error(&r, 400, "invalid_request");
+        }
+        let r = Response::read(
+            s.http
+                .get(s.url("/api/v1/documents"))
+                .bearer_auth(&s.admin_key)
+                .header("X-Tenant-Id", "acme")
+                .header("X-Tenant-Id", "globex")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_json_error(&r, 400, "invalid_request");
+        let r = Response::read(
+            s.http
+                .post(s.url("/oauth/token"))
+                .header("X-Tenant-Id", "acme")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .basic_auth("demo-spa", Some("x"))
+                .header("Authorization", "Basic ZGVtby1zcGE6")
+                .body("grant_type=refresh_token&refresh_token=prt_x")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_json_error(&r, 400, "invalid_request");
         let missing = Response::read(
             s.admin(Method::GET, "/admin/api-keys/key_nothere")
                 .send()
@@ -884,6 +989,26 @@ async fn brute_force_is_throttled_per_ip_and_per_credential() {
             .await
             .unwrap();
         assert!(audit.contains("\"type\":\"throttled\""), "{audit}");
+        // Once per throttled subject and window, however many refusals: a
+        // refused request costs nothing, and must not add a row each.
+        for tenant in ["acme", "victim-1", "victim-2", "acme"] {
+            assert_eq!(s.documents(&s.admin_key, tenant).await.status, 429);
+        }
+        let audit = other_ip
+            .get(s.url("/admin/audit?limit=200"))
+            .bearer_auth(&s.admin_key)
+            .header("X-Tenant-Id", "acme")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            audit.matches("\"type\":\"throttled\"").count(),
+            1,
+            "{audit}"
+        );
 
         // The token endpoint: failed client authentications of one client id
         // are throttled from any IP.

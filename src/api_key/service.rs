@@ -71,6 +71,9 @@ impl ApiKeyConfig {
 
 /// What to create: the admin page's form.
 #[derive(Debug, Clone, Deserialize)]
+// A misspelt field is an error, not a key or client with a default
+// (an `ip_allow_list` typo would otherwise make a key usable from anywhere).
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewApiKey {
     /// A name for the owner's reference (1 to 100 characters, no control characters).
@@ -118,6 +121,9 @@ impl NewApiKey {
 
 /// Options of [`ApiKeys::rotate`].
 #[derive(Debug, Clone, Default, Deserialize)]
+// A misspelt field is an error, not a key or client with a default
+// (an `ip_allow_list` typo would otherwise make a key usable from anywhere).
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RotateOptions {
     /// If set, the old key also stops working on its own this long after the

@@ -322,7 +322,9 @@ impl HttpAuth {
         if headers.headers_len() > self.inner.config.max_headers {
             return Err(headers_too_large());
         }
-        let token = super::bearer_credential(headers.header("authorization"))
+        let token = headers
+            .single_header("authorization")
+            .and_then(super::bearer_credential)
             .map_err(|r| rejection_response(&r))?;
         // The validated name, read from the header without allocating.
         let tenant = self
@@ -361,7 +363,7 @@ impl HttpAuth {
     }
 
     /// The 429 response if any of `subjects` is throttled, audited in
-    /// `tenant` when it is known.
+    /// `tenant` when it is known: once per throttled subject and window.
     async fn throttled(
         &self,
         subjects: &[Subject],
@@ -369,24 +371,26 @@ impl HttpAuth {
         ip: Option<IpAddr>,
     ) -> Option<HttpResponse> {
         let throttle = self.inner.throttle.as_ref()?;
-        let retry_after = throttle.blocked(subjects, Instant::now())?;
+        let now = Instant::now();
+        let retry_after = throttle.blocked(subjects, now)?;
         tracing::warn!(
             target: "papyrus_auth::audit",
             ip = ?ip,
             retry_after = retry_after.as_secs(),
             "throttled after repeated authentication failures"
         );
-        if let Some(tenant) = tenant {
+        // One event per subject and window: refusals cost an attacker
+        // nothing, and each would otherwise add a row to the log of
+        // whatever tenant the request names.
+        if let Some(tenant) = tenant
+            && throttle.first_refusal(subjects, now)
+        {
             let kind = AuditEventKind::Throttled {
                 retry_after: retry_after.as_secs().max(1),
             };
-            let event = AuditEvent::new(
-                time::OffsetDateTime::now_utc(),
-                tenant.clone(),
-                Actor::System,
-                kind,
-            )
-            .with_ip(ip);
+            let event =
+                AuditEvent::new(self.inner.oauth.now(), tenant.clone(), Actor::System, kind)
+                    .with_ip(ip);
             crate::audit::record_committed(&*self.inner.audit, event).await;
         }
         Some(too_many_requests_response(retry_after))
@@ -706,6 +710,11 @@ impl HttpAuth {
         let body = req.body_str().ok_or_else(|| {
             oauth_error_response(&OAuthError::invalid_request("the body is not UTF-8"))
         })?;
+        if req.single_header("authorization").is_err() {
+            return Err(oauth_error_response(&OAuthError::invalid_request(
+                "the Authorization header was sent more than once",
+            )));
+        }
         Ok((self.oauth_tenant(req)?, body))
     }
 

@@ -296,6 +296,13 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
             400,
             &error_body("invalid_request", "missing X-Tenant-Id header"),
         ),
+        Rejection::RepeatedHeader => HttpResponse::json(
+            400,
+            &error_body(
+                "invalid_request",
+                "Authorization, X-Tenant-Id and Host must each be sent at most once",
+            ),
+        ),
         Rejection::InvalidTenant => HttpResponse::json(
             400,
             &error_body(
@@ -480,7 +487,7 @@ pub fn error_page(error: &OAuthError) -> HttpResponse {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
          <body><h1>Authorization error</h1><p><code>{}</code>: {}</p>\
-         <p>The application that sent you here is misconfigured. You were not redirected.</p></body></html>",
+         <p>You were not sent back to the application.</p></body></html>",
         html_escape(error.code.as_str()),
         html_escape(&error.description)
     );
@@ -624,7 +631,11 @@ mod tests {
         assert_eq!((ip.status, ip.header("WWW-Authenticate")), (403, None));
         assert_eq!(body(&ip)["error"], "ip_not_allowed");
 
-        for r in [Rejection::MissingTenant, Rejection::InvalidTenant] {
+        for r in [
+            Rejection::MissingTenant,
+            Rejection::InvalidTenant,
+            Rejection::RepeatedHeader,
+        ] {
             let resp = rejection_response(&r);
             assert_eq!(resp.status, 400);
             assert_eq!(body(&resp)["error"], "invalid_request");
@@ -644,6 +655,7 @@ mod tests {
             Rejection::MissingCredentials,
             Rejection::MissingTenant,
             Rejection::InvalidTenant,
+            Rejection::RepeatedHeader,
             Rejection::Unknown,
             Rejection::IpNotAllowed,
             Rejection::InsufficientScope {

@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::Rejection;
+
 /// Read access to a request's headers. Each adapter implements it for its
 /// framework's header map; [`HttpRequest`] implements it too.
 pub trait HeaderSource {
@@ -10,6 +12,22 @@ pub trait HeaderSource {
     fn header(&self, name: &str) -> Option<&str>;
     /// Every value of header `name`, in order.
     fn header_values(&self, name: &str) -> Vec<&str>;
+    /// The value of header `name` if it is sent at most once (`None` when
+    /// absent or not UTF-8); [`Rejection::RepeatedHeader`] when it is sent
+    /// more than once. The credential and tenant headers are read with it.
+    /// The default counts [`header_values`](Self::header_values); the
+    /// adapters' implementations do not allocate.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::RepeatedHeader`].
+    fn single_header(&self, name: &str) -> Result<Option<&str>, Rejection> {
+        match self.header_values(name)[..] {
+            [] => Ok(None),
+            [value] => Ok(Some(value)),
+            _ => Err(Rejection::RepeatedHeader),
+        }
+    }
     /// Total bytes of all header names and values (for size limits).
     fn headers_len(&self) -> usize;
 }
@@ -100,6 +118,18 @@ impl HeaderSource for HttpRequest {
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+
+    fn single_header(&self, name: &str) -> Result<Option<&str>, Rejection> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(Rejection::RepeatedHeader);
+        }
+        Ok(first.map(|(_, v)| v.as_str()))
     }
 
     fn headers_len(&self) -> usize {

@@ -72,13 +72,19 @@ impl TenantSource {
         match self {
             // An absent header lets `FirstOf` try the next source.
             Self::Header => {
-                match super::tenant_name_from_header(headers.header(super::TENANT_HEADER)) {
+                let named = headers
+                    .single_header(super::TENANT_HEADER)
+                    .and_then(super::tenant_name_from_header);
+                match named {
                     Err(Rejection::MissingTenant) => None,
                     named => Some(named.map(Cow::Borrowed)),
                 }
             }
             Self::HostLabel(suffix) => {
-                let host = headers.header("host")?;
+                let host = match headers.single_header("host") {
+                    Ok(host) => host?,
+                    Err(repeated) => return Some(Err(repeated)),
+                };
                 let host = host.rsplit_once(':').map_or(host, |(h, port)| {
                     if port.bytes().all(|b| b.is_ascii_digit()) {
                         h

@@ -90,6 +90,8 @@ impl Subject {
 struct Window {
     start: Instant,
     failures: u32,
+    /// Whether a refusal in this window was already reported (audited).
+    reported: bool,
 }
 
 /// Counts failed authentications and says when to refuse with 429.
@@ -157,6 +159,26 @@ impl Throttle {
             .max()
     }
 
+    /// Whether a refusal of `subjects` (which [`blocked`](Self::blocked))
+    /// is the first one of its window for any of them: then it is worth an
+    /// audit event, and the others of the window are not (so refused
+    /// requests, which cost an attacker nothing, cannot fill a log). Marks
+    /// the blocked subjects as reported.
+    pub(crate) fn first_refusal(&self, subjects: &[Subject], now: Instant) -> bool {
+        let mut first = false;
+        for s in subjects {
+            if let Some(mut w) = self.counters.get_mut(s)
+                && now < w.start + self.config.window
+                && w.failures >= self.limit(s)
+                && !w.reported
+            {
+                w.reported = true;
+                first = true;
+            }
+        }
+        first
+    }
+
     /// Counts one failure against each of `subjects`.
     pub(crate) fn record_failure(&self, subjects: &[Subject], now: Instant) {
         let nanos = u64::try_from(now.saturating_duration_since(self.origin).as_nanos())
@@ -166,15 +188,14 @@ impl Throttle {
             if !self.counters.contains_key(s) && !self.room_for_one_more(now) {
                 continue;
             }
-            let mut w = self.counters.entry(s.clone()).or_insert(Window {
+            let fresh = Window {
                 start: now,
                 failures: 0,
-            });
+                reported: false,
+            };
+            let mut w = self.counters.entry(s.clone()).or_insert(fresh);
             if now >= w.start + self.config.window {
-                *w = Window {
-                    start: now,
-                    failures: 0,
-                };
+                *w = fresh;
             }
             w.failures = w.failures.saturating_add(1);
         }
@@ -237,6 +258,30 @@ mod tests {
         // A new window starts from zero.
         t.record_failure(&a, now + Duration::from_secs(61));
         assert_eq!(t.blocked(&a, now + Duration::from_secs(61)), None);
+    }
+
+    #[test]
+    fn one_refusal_per_subject_and_window_is_first() {
+        let t = Throttle::new(ThrottleConfig::default().with_limits(2, 2));
+        let now = Instant::now();
+        let a = [ip("192.0.2.1")];
+        t.record_failure(&a, now);
+        assert!(!t.first_refusal(&a, now), "not blocked yet");
+        t.record_failure(&a, now);
+        assert!(t.first_refusal(&a, now));
+        assert!(!t.first_refusal(&a, now + Duration::from_secs(1)));
+        // A newly blocked credential from the same IP is news again.
+        let key = Subject::credential("bearer", "pk_live_x");
+        t.record_failure(std::slice::from_ref(&key), now);
+        t.record_failure(std::slice::from_ref(&key), now);
+        assert!(t.first_refusal(&[a[0].clone(), key.clone()], now));
+        assert!(!t.first_refusal(&[a[0].clone(), key], now));
+        // The next window's block is reported again.
+        let later = now + Duration::from_secs(61);
+        t.record_failure(&a, later);
+        t.record_failure(&a, later);
+        assert!(t.first_refusal(&a, later));
+        assert!(!t.first_refusal(&a, later));
     }
 
     #[test]

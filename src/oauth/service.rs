@@ -36,6 +36,9 @@ pub const CLIENT_SECRET_PREFIX: &str = "pcs_";
 
 /// What to register: the client registration form.
 #[derive(Debug, Clone, Deserialize)]
+// A misspelt field is an error, not a key or client with a default
+// (an `ip_allow_list` typo would otherwise make a key usable from anywhere).
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewClient {
     /// A display name (1 to 100 characters).
@@ -222,6 +225,11 @@ impl AuthorizationServer {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The time now, by the server's clock (for the HTTP layer's audit events).
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     /// Uses `config`.
