@@ -1,8 +1,13 @@
 //! # papyrus-auth
 //!
 //! Embeddable authentication for the Papyrus developer platform: **API keys**
-//! for service-to-service calls and (soon) **OAuth 2.0 with PKCE** for
-//! user-context apps, multi-tenant throughout, over storage you choose.
+//! for service-to-service calls and **OAuth 2.0 with PKCE** for user-context
+//! apps, multi-tenant throughout, over storage you choose.
+//!
+//! Cargo features: `axum` and `actix` (framework adapters over the [`http`]
+//! layer), `sqlite` and `postgres` (SQL stores, with their migrations),
+//! `testkit` (conformance tests for your own store implementations). The
+//! in-memory stores and the framework-neutral core need none.
 //!
 //! The crate follows one idea: *decide purely, act through traits*. Every
 //! security decision ([`verify`](api_key::verify) for a key) is a pure

@@ -113,7 +113,7 @@ pub struct IpAllowlist(Arc<[IpNet]>);
 #[non_exhaustive]
 pub enum InvalidAllowlist {
     /// An entry is neither an IP address nor a CIDR.
-    #[error("not an IP address or CIDR: {0:?}")]
+    #[error("not an IP address or CIDR: '{0}'")]
     Entry(String),
     /// More than [`MAX_ALLOWLIST_ENTRIES`] entries.
     #[error("more than 64 allowlist entries")]
