@@ -346,6 +346,35 @@ pub(crate) fn random_token(prefix: &str) -> String {
     random_id(prefix, TOKEN_BODY_LEN)
 }
 
+/// Leading characters of a refresh token's body that name its family (the
+/// same in every refresh token of the family): 22 × log2(62) ≈ 131 bits.
+/// The other 21 characters (≈ 125 bits) are the token's own secret.
+pub(crate) const FAMILY_HANDLE_LEN: usize = 22;
+
+/// A token of a family: `prefix`, the family's `handle` (or, for a new
+/// family, [`FAMILY_HANDLE_LEN`] fresh random characters), then random
+/// characters up to [`TOKEN_BODY_LEN`].
+pub(crate) fn random_token_in_family(prefix: &str, handle: Option<&str>) -> String {
+    let mut s = String::with_capacity(prefix.len() + TOKEN_BODY_LEN);
+    s.push_str(prefix);
+    match handle {
+        Some(h) => s.push_str(h),
+        None => push_alphanumeric(&mut s, FAMILY_HANDLE_LEN),
+    }
+    debug_assert!(handle.is_none_or(|h| h.len() == FAMILY_HANDLE_LEN));
+    let rest = (prefix.len() + TOKEN_BODY_LEN).saturating_sub(s.len());
+    push_alphanumeric(&mut s, rest);
+    s
+}
+
+/// The family handle of a token of [`is_token_shape`] (its first
+/// [`FAMILY_HANDLE_LEN`] body characters); empty for anything shorter.
+pub(crate) fn family_handle<'a>(token: &'a str, prefix: &str) -> &'a str {
+    token
+        .get(prefix.len()..prefix.len() + FAMILY_HANDLE_LEN)
+        .unwrap_or_default()
+}
+
 /// `prefix` followed by `len` random alphanumerics, in one allocation:
 /// drawn straight into the string, no intermediate copy of the secret.
 pub(crate) fn random_id(prefix: &str, len: usize) -> String {

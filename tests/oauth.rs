@@ -958,7 +958,9 @@ async fn reuse_of_a_rotated_refresh_token_revokes_the_family() {
         f.kinds()
             .await
             .iter()
-            .any(|k| matches!(k, AuditEventKind::RefreshReuseDetected { revoked: 4, .. }))
+            // Both access tokens and r2; r1 itself was forgotten when it
+            // was rotated, and found again by its family handle.
+            .any(|k| matches!(k, AuditEventKind::RefreshReuseDetected { revoked: 3, .. }))
     );
     // Other families are untouched.
     let other = f.tokens().await;
@@ -966,6 +968,130 @@ async fn reuse_of_a_rotated_refresh_token_revokes_the_family() {
         f.validate(other.access_token.expose_secret(), "acme", "")
             .await
             .is_ok()
+    );
+}
+
+/// `token` with its last character changed (its family handle kept).
+fn other_secret(token: &str) -> String {
+    let mut t = token.to_owned();
+    let last = t.pop().unwrap();
+    t.push(if last == 'a' { 'b' } else { 'a' });
+    t
+}
+
+#[tokio::test]
+async fn refresh_tokens_name_their_family_and_rotated_ones_are_forgotten() {
+    let f = fx().await;
+    let t1 = f.tokens().await;
+    let r1 = t1.refresh_token.unwrap().expose_secret().to_owned();
+    let t2 = f.refresh(&r1, None).await.unwrap();
+    let r2 = t2.refresh_token.unwrap().expose_secret().to_owned();
+    // `prt_`, then the family handle (22 characters), then the secret.
+    assert_eq!(r1.len(), 4 + 43);
+    assert_eq!(r1[..26], r2[..26], "one handle per family");
+    assert_ne!(r1[26..], r2[26..]);
+    let other_family = f.tokens().await;
+    let r_other = other_family
+        .refresh_token
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    assert_ne!(
+        r1[4..26],
+        r_other[4..26],
+        "each family draws its own handle"
+    );
+    // The rotated r1 is not kept in the store...
+    let digest = f.server.config().hasher.digest(r1.as_bytes());
+    assert!(
+        f.server
+            .grants()
+            .find_refresh_token(&digest)
+            .await
+            .unwrap()
+            .is_none(),
+        "a rotated refresh token is forgotten (no grace window)"
+    );
+    // ...and an unknown handle is just unknown: nothing is revoked.
+    let stranger = format!("prt_{}", "Z".repeat(43));
+    assert_eq!(
+        code_of(f.refresh(&stranger, None).await),
+        OAuthErrorCode::InvalidGrant
+    );
+    assert!(
+        f.validate(t2.access_token.expose_secret(), "acme", "")
+            .await
+            .is_ok()
+    );
+    // A secret that was never issued, with this family's handle: only a
+    // holder of one of the family's tokens can make one. A reuse.
+    assert_eq!(
+        code_of(f.refresh(&other_secret(&r2), None).await),
+        OAuthErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        f.validate(t2.access_token.expose_secret(), "acme", "")
+            .await
+            .unwrap_err()
+            .rejection(),
+        Some(&Rejection::Revoked),
+        "the family is revoked"
+    );
+    assert_eq!(
+        code_of(f.refresh(&r2, None).await),
+        OAuthErrorCode::InvalidGrant
+    );
+    assert!(
+        f.validate(other_family.access_token.expose_secret(), "acme", "")
+            .await
+            .is_ok(),
+        "other families are untouched"
+    );
+}
+
+#[tokio::test]
+async fn another_clients_handle_revokes_nothing() {
+    let f = fx().await;
+    let t = f.tokens().await;
+    let r = t.refresh_token.unwrap().expose_secret().to_owned();
+    let backend = basic(f.backend.client_id.as_str(), &f.backend_secret);
+    let forged = other_secret(&r);
+    let refused = f
+        .token(
+            Some(&backend),
+            &[("grant_type", "refresh_token"), ("refresh_token", &forged)],
+        )
+        .await;
+    assert_eq!(code_of(refused), OAuthErrorCode::InvalidGrant);
+    assert!(
+        f.validate(t.access_token.expose_secret(), "acme", "")
+            .await
+            .is_ok(),
+        "another client's presentation has no side effect"
+    );
+    assert!(f.refresh(&r, None).await.is_ok());
+}
+
+#[tokio::test]
+async fn revoking_a_forgotten_rotated_token_revokes_its_family() {
+    let f = fx().await;
+    let t1 = f.tokens().await;
+    let r1 = t1.refresh_token.unwrap().expose_secret().to_owned();
+    let t2 = f.refresh(&r1, None).await.unwrap();
+    let id = f.spa.client_id.to_string();
+    f.server
+        .revoke(
+            &f.acme,
+            &TokenRequest::new(None, &query(&[("token", &r1), ("client_id", &id)])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        f.validate(t2.access_token.expose_secret(), "acme", "")
+            .await
+            .unwrap_err()
+            .rejection(),
+        Some(&Rejection::Revoked)
     );
 }
 

@@ -194,6 +194,9 @@ fn tokens(
     };
     let refresh = RefreshTokenRecord {
         digest: digest(&format!("refresh {family} {i}")),
+        // Without a handle: rotated tokens stay, so that every loser of the
+        // race below sees the winner's rotation.
+        handle: None,
         family: family.clone(),
         tenant,
         client_id: client,
@@ -235,7 +238,7 @@ async fn two_instances_rotate_a_refresh_token_once() {
                     access: new_a,
                     refresh: Some(new_r),
                 };
-                store.rotate_refresh(&old, new, now).await.unwrap()
+                store.rotate_refresh(&old, new, now, now).await.unwrap()
             }));
         }
         let mut rotated = 0;

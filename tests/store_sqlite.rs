@@ -582,7 +582,7 @@ async fn connect_creates_the_file_in_wal_mode_and_migrates_idempotently() {
         .fetch_one(again.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2, "0001_init and 0002_refresh_handle, each once");
 }
 
 #[tokio::test]

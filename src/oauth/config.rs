@@ -42,7 +42,9 @@ pub struct AuthorizationServerConfig {
     /// by the same client issues another token pair in the family instead of
     /// revoking the family: for clients that refresh concurrently. Defaults to
     /// zero (off): every reuse revokes the family, as RFC 9700 §4.14.2 asks.
-    /// At most [`MAX_REFRESH_REUSE_GRACE`] is honoured.
+    /// At most [`MAX_REFRESH_REUSE_GRACE`] is honoured. Stores keep a rotated
+    /// refresh token this long and then delete it; a later replay is still
+    /// recognised as a reuse by the family handle the token begins with.
     pub refresh_reuse_grace: Duration,
     /// How tokens, codes and client secrets are digested. Defaults to SHA-256.
     pub hasher: SecretHasher,

@@ -111,10 +111,21 @@ pub struct AccessTokenRecord {
 }
 
 /// A stored refresh token (its digest, never the token).
+///
+/// Every refresh token of a family carries the family's *handle* in its
+/// first characters (the rest is the token's own secret), and its record the
+/// handle's digest. A rotated token therefore need not be kept until it
+/// expires to be recognised as a reuse: a token with a live family's handle
+/// and an unknown secret can only come from someone who held one of the
+/// family's tokens. Stores forget rotated tokens once the server says so
+/// ([`GrantStore::rotate_refresh`]'s `forget_rotated_before`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
     /// Digest of the token.
     pub digest: Digest,
+    /// Digest of the family's handle; `None` for tokens issued before
+    /// handles existed (those are kept until they expire, as before).
+    pub handle: Option<Digest>,
     /// Its family.
     pub family: FamilyId,
     /// The tenant.
@@ -254,14 +265,28 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
         digest: &Digest,
     ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError>;
 
+    /// A stored refresh token whose [`handle`](RefreshTokenRecord::handle)
+    /// is `handle` (any one of the family's; the most recently issued if
+    /// several are kept), or `None`. The server asks it when a presented
+    /// refresh token's digest is unknown: a hit means a reuse.
+    async fn find_refresh_by_handle(
+        &self,
+        handle: &Digest,
+    ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError>;
+
     /// Atomically: if the refresh token `old` exists, is unused and neither it
     /// nor its family is revoked, mark it used at `at` and store `new` (same
-    /// family). Otherwise store nothing and say why.
+    /// family), then delete the refresh tokens that have `old`'s handle and
+    /// were rotated at or before `forget_rotated_before` (`old` itself
+    /// included when `forget_rotated_before >= at`: the server passes `at`
+    /// minus its reuse grace window). Tokens without a handle are never
+    /// deleted here. Otherwise store nothing and say why.
     async fn rotate_refresh(
         &self,
         old: &Digest,
         new: NewTokens,
         at: OffsetDateTime,
+        forget_rotated_before: OffsetDateTime,
     ) -> Result<RotateRefresh, StoreError>;
 
     /// Revokes every token of the family, and every token stored in it later.

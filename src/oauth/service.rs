@@ -22,7 +22,7 @@ use crate::{
     AccessToken, Actor, AuditEvent, AuditEventKind, AuditSink, AuthError, AuthorizationCode,
     ClientSecret, Clock, Digest, Principal, RefreshToken, Rejection, ScopeSet, StoreError,
     SystemClock, TenantId,
-    secret::{is_token_shape, random_token},
+    secret::{family_handle, is_token_shape, random_token, random_token_in_family},
 };
 
 /// Prefix of access tokens.
@@ -561,6 +561,7 @@ impl AuthorizationServer {
             &record.scopes,
             now,
             None,
+            None,
         );
         let issued = AuditEventKind::TokensIssued {
             family: record.family.clone(),
@@ -610,10 +611,15 @@ impl AuthorizationServer {
             .map(ScopeSet::parse)
             .transpose()
             .map_err(|e| OAuthError::invalid_scope(Cow::Owned(format!("scope: {e}"))))?;
+        if !is_token_shape(token, REFRESH_TOKEN_PREFIX) {
+            // Never issued: nothing to look up.
+            return Err(OAuthError::invalid_grant("unknown refresh token"));
+        }
+        let handle = family_handle(token, REFRESH_TOKEN_PREFIX);
         let now = self.clock.now();
         let digest = self.digest(token);
         let Some(mut record) = self.grants.find_refresh_token(&digest).await? else {
-            return Err(OAuthError::invalid_grant("unknown refresh token"));
+            return Err(self.unknown_refresh(tenant, client, handle, now).await?);
         };
         // At most two rounds: a lost race turns into the reuse (or grace) path.
         for _ in 0..2 {
@@ -641,6 +647,7 @@ impl AuthorizationServer {
                 &record.scopes,
                 now,
                 Some(record.family_expires_at),
+                Some((handle, record.handle)),
             );
             // The family and subject are all the audit event needs of the
             // old token from here on.
@@ -656,7 +663,14 @@ impl AuthorizationServer {
                 // Let go of the stored record before the store marks it
                 // rotated: held here, it would be copied on write.
                 drop(record);
-                match self.grants.rotate_refresh(&digest, tokens, now).await? {
+                // Rotated tokens are forgotten once past the grace window: a
+                // later replay is still a reuse, by its family handle.
+                let forget_before = now.saturating_sub(self.config.effective_grace());
+                match self
+                    .grants
+                    .rotate_refresh(&digest, tokens, now, forget_before)
+                    .await?
+                {
                     RotateRefresh::Rotated => true,
                     RotateRefresh::AlreadyRotated(r) => {
                         // Lost a race: decide again on the rotated record.
@@ -665,7 +679,8 @@ impl AuthorizationServer {
                     }
                     RotateRefresh::Revoked => false,
                     RotateRefresh::Unknown => {
-                        return Err(OAuthError::invalid_grant("unknown refresh token"));
+                        // Rotated and forgotten by a concurrent request.
+                        return Err(self.unknown_refresh(tenant, client, handle, now).await?);
                     }
                 }
             };
@@ -677,6 +692,31 @@ impl AuthorizationServer {
             return Ok(response);
         }
         Err(self.reuse_detected(&record, client, now).await?)
+    }
+
+    /// A refresh token whose digest is not stored. If its family handle
+    /// belongs to a family of this client, it is one of the family's
+    /// rotated (and forgotten) tokens, or a forgery by someone who held one:
+    /// a reuse, which revokes the family. Otherwise it is unknown.
+    async fn unknown_refresh(
+        &self,
+        tenant: &TenantId,
+        client: &OAuthClient,
+        handle: &str,
+        now: OffsetDateTime,
+    ) -> Result<OAuthError, StoreError> {
+        let handle = self.digest(handle);
+        match self.grants.find_refresh_by_handle(&handle).await? {
+            // Another tenant's or client's family: refused with no side effect.
+            Some(r) if r.tenant == *tenant && r.client_id == client.id => {
+                if r.revoked_at.is_some() {
+                    Ok(OAuthError::invalid_grant("refresh token revoked"))
+                } else {
+                    self.reuse_detected(&r, client, now).await
+                }
+            }
+            _ => Ok(OAuthError::invalid_grant("unknown refresh token")),
+        }
     }
 
     /// A consumed code was presented again: revoke every token issued from it.
@@ -767,6 +807,7 @@ impl AuthorizationServer {
         family_scopes: &ScopeSet,
         now: OffsetDateTime,
         family_expires_at: Option<OffsetDateTime>,
+        handle: Option<(&str, Option<Digest>)>,
     ) -> (TokenResponse, NewTokens) {
         let access_scopes = &access_scopes.interned_in(family_scopes);
         let access_ttl = client
@@ -779,7 +820,21 @@ impl AuthorizationServer {
             .unwrap_or(self.config.refresh_token_ttl);
         let refresh_expires_at = now.saturating_add(refresh_ttl).min(family_expires_at);
         let access_token = AccessToken::new(random_token(ACCESS_TOKEN_PREFIX));
-        let refresh_token = RefreshToken::new(random_token(REFRESH_TOKEN_PREFIX));
+        // The family's handle (a new family draws one), then the token's own
+        // secret.
+        let refresh_token = RefreshToken::new(random_token_in_family(
+            REFRESH_TOKEN_PREFIX,
+            handle.map(|(h, _)| h),
+        ));
+        // The presented token's record holds the handle's digest already,
+        // unless it predates handles or the hasher (pepper) changed since.
+        let handle_digest = match handle {
+            Some((_, Some(d))) if d.version() == self.config.hasher.version() => d,
+            _ => self.digest(family_handle(
+                refresh_token.expose_secret(),
+                REFRESH_TOKEN_PREFIX,
+            )),
+        };
         let access = AccessTokenRecord {
             digest: self.digest(access_token.expose_secret()),
             family: family.clone(),
@@ -793,6 +848,7 @@ impl AuthorizationServer {
         };
         let refresh = RefreshTokenRecord {
             digest: self.digest(refresh_token.expose_secret()),
+            handle: Some(handle_digest),
             family: family.clone(),
             tenant: client.tenant.clone(),
             client_id: client.id.clone(),
@@ -881,7 +937,15 @@ impl AuthorizationServer {
         let digest = self.digest(token);
         let owned = |t: &TenantId, c: &ClientId| *t == *tenant && *c == client.id;
         let family = if is_token_shape(token, REFRESH_TOKEN_PREFIX) {
-            match self.grants.find_refresh_token(&digest).await? {
+            // A rotated token the store has forgotten still names its family.
+            let found = match self.grants.find_refresh_token(&digest).await? {
+                Some(r) => Some(r),
+                None => {
+                    let handle = self.digest(family_handle(token, REFRESH_TOKEN_PREFIX));
+                    self.grants.find_refresh_by_handle(&handle).await?
+                }
+            };
+            match found {
                 Some(r) if owned(&r.tenant, &r.client_id) => Some((
                     r.family.clone(),
                     self.grants.revoke_family(&r.family, now).await?,

@@ -275,6 +275,10 @@ struct Family {
     /// allocation per family, not two. Which map a slot is in is looked up
     /// when it matters (revocation and purging, both rare).
     tokens: Vec<Slot>,
+    /// Rotated refresh tokens with a handle, kept for the reuse grace
+    /// window: `None` without one (8 bytes per family, not a `Vec`'s 24).
+    #[allow(clippy::box_collection)] // One pointer in every family, a Vec in few.
+    rotated: Option<Box<Vec<Slot>>>,
 }
 
 /// Where a record with a given digest is kept in the memory stores' maps:
@@ -390,6 +394,9 @@ pub struct MemoryGrantStore {
     /// foldhash, seeded per map: the family map rehashes every entry each
     /// time it grows, where SipHash cost 4% of a refresh at 1M families.
     families: DashMap<FamilyId, Family, foldhash::fast::RandomState>,
+    /// The family of each refresh-token handle (the handle digest's slot),
+    /// written once per family.
+    handles: DashMap<Slot, FamilyId, DigestHasherBuilder>,
 }
 
 impl Default for MemoryGrantStore {
@@ -399,6 +406,7 @@ impl Default for MemoryGrantStore {
             access: sharded(),
             refresh: sharded(),
             families: sharded(),
+            handles: sharded(),
         }
     }
 }
@@ -419,8 +427,10 @@ impl MemoryGrantStore {
         lookup(&self.access, digest).map(|t| Arc::clone(&t))
     }
 
-    /// Stores tokens into `family`, whose entry lock the caller holds.
-    fn insert_into(&self, family: &mut Family, tokens: NewTokens) {
+    /// Stores tokens into `family`, whose entry lock the caller holds;
+    /// `register_handle`: the refresh token may carry a handle not yet in
+    /// `handles` (a new family, or the first token with a handle).
+    fn insert_into(&self, family: &mut Family, tokens: NewTokens, register_handle: bool) {
         // A new family's list is sized for its first pair.
         family
             .tokens
@@ -430,8 +440,43 @@ impl MemoryGrantStore {
         family.tokens.push(slot);
         if let Some(r) = tokens.refresh {
             let slot = Slot::of(&r.digest);
+            if register_handle && let Some(handle) = &r.handle {
+                self.handles.insert(Slot::of(handle), r.family.clone());
+            }
             self.refresh.insert(slot, Arc::new(r));
             family.tokens.push(slot);
+        }
+    }
+
+    /// Deletes the family's rotated refresh tokens rotated at or before
+    /// `before` (the caller holds the family's entry lock).
+    fn forget_rotated(&self, family_id: &FamilyId, family: &mut Family, before: OffsetDateTime) {
+        let Some(rotated) = family.rotated.as_mut() else {
+            return;
+        };
+        let mut i = 0;
+        while i < rotated.len() {
+            let slot = rotated[i];
+            // The guard is dropped before the removal (same map).
+            let due = self
+                .refresh
+                .get(&slot)
+                .is_none_or(|t| t.rotated_at.is_some_and(|at| at <= before));
+            if !due {
+                i += 1;
+                continue;
+            }
+            // The family check keeps another family's token that shares the
+            // slot (128 bits) from being removed in its place.
+            self.refresh.remove_if(&slot, |_, t| t.family == *family_id);
+            rotated.swap_remove(i);
+            // Usually among the last few: tokens are appended.
+            if let Some(at) = family.tokens.iter().rposition(|s| *s == slot) {
+                family.tokens.remove(at);
+            }
+        }
+        if rotated.is_empty() {
+            family.rotated = None;
         }
     }
 }
@@ -482,7 +527,7 @@ impl GrantStore for MemoryGrantStore {
             }
             Arc::make_mut(&mut code).consumed_at = Some(at);
         }
-        self.insert_into(&mut family, tokens);
+        self.insert_into(&mut family, tokens, true);
         Ok(ConsumeCode::Consumed)
     }
 
@@ -494,7 +539,8 @@ impl GrantStore for MemoryGrantStore {
         if family.revoked_at.is_some() {
             return Ok(InsertTokens::FamilyRevoked);
         }
-        self.insert_into(&mut family, tokens);
+        // Rare (a grace reissue, or a caller's own): the handle may be new.
+        self.insert_into(&mut family, tokens, true);
         Ok(InsertTokens::Inserted)
     }
 
@@ -519,19 +565,42 @@ impl GrantStore for MemoryGrantStore {
         Ok(lookup(&self.refresh, digest).map(|t| Arc::clone(&t)))
     }
 
+    async fn find_refresh_by_handle(
+        &self,
+        handle: &Digest,
+    ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError> {
+        let Some(family_id) = self.handles.get(&Slot::of(handle)).map(|f| f.clone()) else {
+            return Ok(None);
+        };
+        let Some(family) = self.families.get(&family_id) else {
+            return Ok(None);
+        };
+        // The newest refresh token: tokens are appended, a refresh token
+        // after its access token, so it is usually the last slot (a rare
+        // path: only a presented token with an unknown digest gets here).
+        Ok(family.tokens.iter().rev().find_map(|slot| {
+            self.refresh
+                .get(slot)
+                .filter(|t| t.handle.as_ref() == Some(handle))
+                .map(|t| Arc::clone(&t))
+        }))
+    }
+
     async fn rotate_refresh(
         &self,
         old: &Digest,
         new: NewTokens,
         at: OffsetDateTime,
+        forget_rotated_before: OffsetDateTime,
     ) -> Result<RotateRefresh, StoreError> {
         let Some(family_id) = lookup(&self.refresh, old).map(|t| t.family.clone()) else {
             return Ok(RotateRefresh::Unknown);
         };
-        let mut family = self.families.entry(family_id).or_default();
+        let mut family = self.families.entry(family_id.clone()).or_default();
         if family.revoked_at.is_some() {
             return Ok(RotateRefresh::Revoked);
         }
+        let register_handle;
         // Mark the old token used; the guard is dropped before inserting into
         // the same map.
         {
@@ -547,8 +616,18 @@ impl GrantStore for MemoryGrantStore {
                 )));
             }
             Arc::make_mut(&mut token).rotated_at = Some(at);
+            // A token from before handles: its successor brings the
+            // family's first handle.
+            register_handle = token.handle.is_none();
+            if !register_handle {
+                family
+                    .rotated
+                    .get_or_insert_with(Box::default)
+                    .push(Slot::of(old));
+            }
         }
-        self.insert_into(&mut family, new);
+        self.insert_into(&mut family, new, register_handle);
+        self.forget_rotated(&family_id, &mut family, forget_rotated_before);
         Ok(RotateRefresh::Rotated)
     }
 
@@ -624,15 +703,28 @@ impl GrantStore for MemoryGrantStore {
         });
         // Drop token digests that are gone; keep revoked families' markers
         // while any of their tokens could still be presented.
-        self.families.retain(|_, f| {
+        let mut dropped = std::collections::HashSet::new();
+        self.families.retain(|id, f| {
             f.tokens
                 .retain(|s| self.access.contains_key(s) || self.refresh.contains_key(s));
+            if let Some(rotated) = f.rotated.as_mut() {
+                rotated.retain(|s| self.refresh.contains_key(s));
+            }
             // A revoked family's marker outlives its tokens by the longest code
             // lifetime, so a code exchange racing a replay still sees it.
-            !f.tokens.is_empty()
+            let keep = !f.tokens.is_empty()
                 || f.revoked_at
-                    .is_some_and(|r| r + crate::oauth::MAX_CODE_TTL > before)
+                    .is_some_and(|r| r + crate::oauth::MAX_CODE_TTL > before);
+            if !keep {
+                dropped.insert(id.clone());
+            }
+            keep
         });
+        // Family ids are never reused, so a dropped family's handle can go
+        // (no family lock is held here).
+        if !dropped.is_empty() {
+            self.handles.retain(|_, f| !dropped.contains(f));
+        }
         Ok(n)
     }
 }

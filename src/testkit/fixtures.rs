@@ -192,6 +192,7 @@ pub(super) fn refresh(
 ) -> RefreshTokenRecord {
     RefreshTokenRecord {
         digest: digest(),
+        handle: None,
         family: family.clone(),
         tenant: tenant.clone(),
         client_id: client_id(),

@@ -17,7 +17,8 @@ use crate::{
 
 /// Checks a [`GrantStore`]: round trips; `consume_code` and `rotate_refresh`
 /// exactly once among 32 concurrent callers, with replays told apart;
-/// family revocation; access-token revocation; and `purge_expired`.
+/// family revocation; lookups by family handle and the forgetting of rotated
+/// tokens; access-token revocation; and `purge_expired`.
 ///
 /// # Panics
 ///
@@ -28,6 +29,7 @@ pub async fn grant_store<S: GrantStore + ?Sized>(store: Arc<S>) {
     consume_code(&*store).await;
     family_revocation(&*store).await;
     rotate_refresh(&*store).await;
+    refresh_handles(&*store).await;
     revoke_access_token(&*store).await;
     purge_expired(&*store).await;
     races(store).await;
@@ -136,7 +138,7 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
         ok(
             "GrantStore::rotate_refresh",
             store
-                .rotate_refresh(&near(&r.digest), tokens(&a2, Some(&r2)), at(1))
+                .rotate_refresh(&near(&r.digest), tokens(&a2, Some(&r2)), at(1), at(1))
                 .await
         ),
         RotateRefresh::Unknown,
@@ -473,7 +475,7 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
         ok(
             "GrantStore::rotate_refresh",
             store
-                .rotate_refresh(&r1.digest, tokens(&a3, Some(&r3)), at(300))
+                .rotate_refresh(&r1.digest, tokens(&a3, Some(&r3)), at(300), at(300))
                 .await
         ),
         RotateRefresh::Revoked,
@@ -521,7 +523,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         ok(
             "GrantStore::rotate_refresh",
             store
-                .rotate_refresh(&r1.digest, tokens(&a2, Some(&r2)), at(60))
+                .rotate_refresh(&r1.digest, tokens(&a2, Some(&r2)), at(60), at(60))
                 .await
         ),
         RotateRefresh::Rotated,
@@ -552,7 +554,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         ok(
             "GrantStore::rotate_refresh",
             store
-                .rotate_refresh(&r1.digest, tokens(&a3, Some(&r3)), at(120))
+                .rotate_refresh(&r1.digest, tokens(&a3, Some(&r3)), at(120), at(120))
                 .await
         ),
         RotateRefresh::AlreadyRotated(Box::new(used.clone())),
@@ -573,7 +575,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         ok(
             "GrantStore::rotate_refresh",
             store
-                .rotate_refresh(&r2.digest, tokens(&a3, Some(&r3)), at(180))
+                .rotate_refresh(&r2.digest, tokens(&a3, Some(&r3)), at(180), at(180))
                 .await
         ),
         RotateRefresh::Rotated
@@ -585,7 +587,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         ok(
             "GrantStore::rotate_refresh",
             store
-                .rotate_refresh(&digest(), tokens(&a4, Some(&r4)), at(180))
+                .rotate_refresh(&digest(), tokens(&a4, Some(&r4)), at(180), at(180))
                 .await
         ),
         RotateRefresh::Unknown,
@@ -605,13 +607,138 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         ok(
             "GrantStore::rotate_refresh",
             store
-                .rotate_refresh(&revoked.digest, tokens(&a4, Some(&r4)), at(180))
+                .rotate_refresh(&revoked.digest, tokens(&a4, Some(&r4)), at(180), at(180))
                 .await
         ),
         RotateRefresh::Revoked,
         "store conformance: GrantStore::rotate_refresh of a revoked token must say Revoked"
     );
     assert_eq!(find_refresh(store, &r4.digest).await, None);
+}
+
+/// Refresh tokens with a family handle: found by it, and forgotten once
+/// rotated before the time the server gives; tokens without one never are
+/// (the `rotate_refresh` rule passes its rotation time).
+async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
+    let t = tenant("handles");
+    let f = family();
+    let h = digest();
+    let with_handle = |expires: i64| RefreshTokenRecord {
+        handle: Some(h),
+        ..refresh(&t, &f, at(expires))
+    };
+    let by_handle = |d: Digest| async move {
+        ok(
+            "GrantStore::find_refresh_by_handle",
+            store.find_refresh_by_handle(&d).await,
+        )
+        .map(Arc::unwrap_or_clone)
+    };
+    let r1 = with_handle(86_400);
+    insert(store, tokens(&access(&t, &f, at(3600)), Some(&r1))).await;
+    assert_eq!(
+        by_handle(h).await.as_ref(),
+        Some(&r1),
+        "store conformance: GrantStore::find_refresh_by_handle must find the family's token"
+    );
+    for other in [digest(), other_version(&h), near(&h)] {
+        assert_eq!(
+            by_handle(other).await,
+            None,
+            "store conformance: GrantStore::find_refresh_by_handle must match the whole handle \
+             digest, version included"
+        );
+    }
+    let (t, f) = (&t, &f);
+    let rotate = |old: Digest, new: RefreshTokenRecord, now: i64, forget: i64| async move {
+        ok(
+            "GrantStore::rotate_refresh",
+            store
+                .rotate_refresh(
+                    &old,
+                    tokens(&access(t, f, at(7200)), Some(&new)),
+                    at(now),
+                    at(forget),
+                )
+                .await,
+        )
+    };
+    // No grace: the old token is forgotten at once.
+    let r2 = with_handle(90_000);
+    assert_eq!(
+        rotate(r1.digest, r2.clone(), 60, 60).await,
+        RotateRefresh::Rotated
+    );
+    assert_eq!(
+        (
+            find_refresh(store, &r1.digest).await,
+            find_refresh(store, &r2.digest).await.as_ref()
+        ),
+        (None, Some(&r2)),
+        "store conformance: GrantStore::rotate_refresh must delete the old token when it was \
+         rotated at or before forget_rotated_before, and store the new one"
+    );
+    assert_eq!(
+        by_handle(h).await.as_ref(),
+        Some(&r2),
+        "store conformance: GrantStore::find_refresh_by_handle must answer with the newest token"
+    );
+    // A 30 s grace: the old token stays rotated until a later rotation
+    // passes it.
+    let r3 = with_handle(90_100);
+    assert_eq!(
+        rotate(r2.digest, r3.clone(), 120, 90).await,
+        RotateRefresh::Rotated
+    );
+    assert_eq!(
+        find_refresh(store, &r2.digest)
+            .await
+            .and_then(|r| r.rotated_at),
+        Some(at(120)),
+        "store conformance: GrantStore::rotate_refresh must keep a token rotated after \
+         forget_rotated_before"
+    );
+    let r4 = with_handle(90_200);
+    assert_eq!(
+        rotate(r3.digest, r4.clone(), 200, 170).await,
+        RotateRefresh::Rotated
+    );
+    assert_eq!(
+        (
+            find_refresh(store, &r2.digest).await,
+            find_refresh(store, &r3.digest)
+                .await
+                .and_then(|r| r.rotated_at),
+            find_refresh(store, &r4.digest).await.as_ref(),
+        ),
+        (None, Some(at(200)), Some(&r4)),
+        "store conformance: GrantStore::rotate_refresh must delete the family's earlier \
+         rotated tokens once rotated at or before forget_rotated_before, and only those"
+    );
+    // A failed rotation deletes nothing.
+    assert!(matches!(
+        rotate(r3.digest, with_handle(90_300), 400, 400).await,
+        RotateRefresh::AlreadyRotated(_)
+    ));
+    assert!(
+        find_refresh(store, &r3.digest).await.is_some(),
+        "store conformance: a GrantStore::rotate_refresh that is AlreadyRotated must delete nothing"
+    );
+    // Another family's handle finds that family only.
+    let (g, h2) = (family(), digest());
+    let other = RefreshTokenRecord {
+        handle: Some(h2),
+        ..refresh(t, &g, at(86_400))
+    };
+    insert(store, tokens(&access(t, &g, at(3600)), Some(&other))).await;
+    assert_eq!(by_handle(h2).await.as_ref(), Some(&other));
+    // Revoking the family shows in what the handle finds.
+    revoke_family(store, f, at(500)).await;
+    assert_eq!(
+        by_handle(h).await.and_then(|r| r.revoked_at),
+        Some(at(500)),
+        "store conformance: GrantStore::find_refresh_by_handle must show the family's revocation"
+    );
 }
 
 async fn revoke_access_token<S: GrantStore + ?Sized>(store: &S) {
@@ -862,7 +989,9 @@ async fn races<S: GrantStore + ?Sized>(store: Arc<S>) {
         async move {
             ok(
                 "GrantStore::rotate_refresh",
-                store.rotate_refresh(&d, tokens(&a, Some(&r)), at(60)).await,
+                store
+                    .rotate_refresh(&d, tokens(&a, Some(&r)), at(60), at(60))
+                    .await,
             )
         }
     })

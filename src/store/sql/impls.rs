@@ -24,7 +24,9 @@
 //!   family's row (`LOCK_FAMILY` / `REVOKE_FAMILY`), so they are serialized
 //!   per family; a revoked family refuses the write. The single-use marker
 //!   (`consumed_at`, `rotated_at`) is then set by a conditional update, and
-//!   the new tokens are inserted in the same transaction.
+//!   the new tokens are inserted in the same transaction; `rotate_refresh`
+//!   then deletes, still in it, the rotated tokens of the old token's handle
+//!   that are past the grace window (`forget_rotated_before`).
 //! * `purge_expired`: tokens and codes in one write transaction, then the
 //!   family rows on their own (never a family row while holding token rows,
 //!   the reverse of the order above).
@@ -140,6 +142,8 @@ macro_rules! impl_sql_stores {
                     .bind(r.family_expires_at)
                     .bind(r.rotated_at)
                     .bind(r.revoked_at)
+                    .bind(r.handle)
+                    .bind(r.handle_version)
             }
 
             /// A query whose first two parameters are a digest.
@@ -512,11 +516,24 @@ macro_rules! impl_sql_stores {
                         .transpose()
                 }
 
+                async fn find_refresh_by_handle(
+                    &self,
+                    handle: &Digest,
+                ) -> Result<Option<std::sync::Arc<RefreshTokenRecord>>, StoreError> {
+                    by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_HANDLE, handle)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error)?
+                        .map(|row| row.into_record().map(std::sync::Arc::new))
+                        .transpose()
+                }
+
                 async fn rotate_refresh(
                     &self,
                     old: &Digest,
                     new: NewTokens,
                     at: OffsetDateTime,
+                    forget_rotated_before: OffsetDateTime,
                 ) -> Result<RotateRefresh, StoreError> {
                     let mut tx = self.begin_write().await?;
                     let Some(token) = by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_DIGEST, old)
@@ -549,6 +566,19 @@ macro_rules! impl_sql_stores {
                         });
                     };
                     insert_new_tokens(&mut tx, new).await?;
+                    // Forget the handle's rotated tokens past the grace
+                    // window (`old` included), still under the family lock.
+                    if let (Some(handle), Some(handle_version)) =
+                        (token.handle, token.handle_version)
+                    {
+                        sqlx::query(q::FORGET_ROTATED_REFRESH)
+                            .bind(handle)
+                            .bind(handle_version)
+                            .bind(rows::micros(forget_rotated_before))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
                     commit(tx).await?;
                     Ok(RotateRefresh::Rotated)
                 }

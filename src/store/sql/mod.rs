@@ -35,7 +35,10 @@
 //! # Schema and secrets
 //!
 //! Secrets are stored only as digests (`digest` bytes with their
-//! `digest_version`) under unique indexes; no column holds a plaintext.
+//! `digest_version`) under unique indexes; no column holds a plaintext. A
+//! refresh token's row also holds its family's handle digest (`handle`,
+//! `handle_version`; `NULL` for tokens issued before handles, migration
+//! `0002_refresh_handle`).
 //! Times are stored as integer microseconds since the Unix epoch, so records
 //! read back are truncated to the microsecond.
 

@@ -82,14 +82,25 @@ pub(super) const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (digest,
 
 pub(super) const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (digest, \
      digest_version, family, tenant, client_id, subject, scopes, issued_at, expires_at, \
-     family_expires_at, rotated_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-     $11, $12)";
+     family_expires_at, rotated_at, revoked_at, handle, handle_version) VALUES ($1, $2, $3, $4, \
+     $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 pub(super) const ACCESS_TOKEN_BY_DIGEST: &str =
     "SELECT * FROM access_tokens WHERE digest = $1 AND digest_version = $2";
 
 pub(super) const REFRESH_TOKEN_BY_DIGEST: &str =
     "SELECT * FROM refresh_tokens WHERE digest = $1 AND digest_version = $2";
+
+/// `(handle, handle version)`: the most recently issued refresh token with
+/// this handle (ties: an unrotated one, then the last rotated).
+pub(super) const REFRESH_TOKEN_BY_HANDLE: &str = "SELECT * FROM refresh_tokens WHERE handle = \
+     $1 AND handle_version = $2 ORDER BY issued_at DESC, rotated_at IS NULL DESC, rotated_at DESC \
+     LIMIT 1";
+
+/// `(handle, handle version, rotated_before)`: forgets the rotated refresh
+/// tokens of a handle (never one without a handle: `NULL` equals nothing).
+pub(super) const FORGET_ROTATED_REFRESH: &str = "DELETE FROM refresh_tokens WHERE handle = $1 \
+     AND handle_version = $2 AND rotated_at IS NOT NULL AND rotated_at <= $3";
 
 /// `(digest, version, at)`: marks a live, unused refresh token used.
 pub(super) const ROTATE_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET rotated_at = $3 WHERE \

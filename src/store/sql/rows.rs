@@ -362,6 +362,8 @@ pub(super) struct RefreshTokenRow {
     pub(super) family_expires_at: i64,
     pub(super) rotated_at: Option<i64>,
     pub(super) revoked_at: Option<i64>,
+    pub(super) handle: Option<Vec<u8>>,
+    pub(super) handle_version: Option<i16>,
 }
 
 impl RefreshTokenRow {
@@ -379,12 +381,20 @@ impl RefreshTokenRow {
             family_expires_at: micros(t.family_expires_at),
             rotated_at: opt_micros(t.rotated_at),
             revoked_at: opt_micros(t.revoked_at),
+            handle: t.handle.as_ref().map(bytes),
+            handle_version: t.handle.as_ref().map(version),
         }
     }
 
     pub(super) fn into_record(self) -> Result<RefreshTokenRecord, StoreError> {
+        let handle = match (self.handle, self.handle_version) {
+            (Some(b), Some(v)) => Some(digest(b, v)?),
+            (None, None) => None,
+            _ => return Err(StoreError::corrupt("refresh token handle without version")),
+        };
         Ok(RefreshTokenRecord {
             digest: digest(self.digest, self.digest_version)?,
+            handle,
             family: FamilyId::from_stored(&self.family),
             tenant: tenant(&self.tenant)?,
             client_id: client_id(&self.client_id)?,

@@ -153,9 +153,10 @@ fn main() {
             oauth
         });
         // Growth per refresh: n families first (not counted), then one
-        // refresh of each. Papyrus keeps the rotated token (reuse
-        // detection) and the previous access token (valid until it
-        // expires); oxide-auth deletes both.
+        // refresh of each. Papyrus keeps the previous access token (valid
+        // until it expires) and forgets the rotated refresh token (a replay
+        // is still recognised by the family handle); oxide-auth deletes
+        // both.
         let oauth = PapyrusOAuth::new(Arc::new(TracingAuditSink));
         let mut chain: Vec<String> = (0..n)
             .map(|_| {
