@@ -100,7 +100,7 @@ pub mod oauth;
 mod principal;
 mod scope;
 mod secret;
-mod store;
+pub mod store;
 mod tenant;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]

@@ -1,7 +1,48 @@
-//! Store implementations.
+//! Store implementations (all re-exported at the crate root).
 //!
-//! The in-memory stores are always available; database stores come behind
-//! cargo features (`sqlite`, `postgres`).
+//! The in-memory stores ([`MemoryApiKeyStore`], [`MemoryClientStore`],
+//! [`MemoryGrantStore`]) are always available; the SQL stores come behind
+//! cargo features: `SqliteStore` (`sqlite`, the embedded default) and
+//! `PostgresStore` (`postgres`, for many server instances sharing one
+//! database). Each SQL store implements every store trait over one
+//! connection pool, so one value serves all roles; `connect` applies the
+//! bundled migrations unless `StoreOptions::with_migrations(false)` is
+//! passed to `connect_with`.
+//!
+//! # SQL stores: one design, two backends
+//!
+//! Both backends share the schema's shape (`migrations/sqlite` and
+//! `migrations/postgres` differ only in type names), the SQL text (portable,
+//! with `$1`-style parameters, which SQLite accepts too), the row decoding
+//! and the trait implementations themselves. What
+//! differs is how a write transaction begins:
+//!
+//! * **SQLite**: `BEGIN IMMEDIATE`, which takes the database's write lock at
+//!   once. Writers (in this process or another) queue on the busy timeout;
+//!   readers go on in parallel (WAL mode).
+//! * **PostgreSQL**: `BEGIN` (read committed). The decisive steps lock the
+//!   row they decide on: a token family is locked by an upsert
+//!   (`INSERT … ON CONFLICT (id) DO UPDATE … RETURNING revoked_at`, which
+//!   takes the same row lock as `SELECT … FOR UPDATE` and creates the row if
+//!   it is missing), and single-use markers are set by conditional updates
+//!   (`UPDATE codes SET consumed_at = … WHERE … AND consumed_at IS NULL
+//!   RETURNING *`), which PostgreSQL re-checks after waiting for a concurrent
+//!   writer.
+//!
+//! Consuming a code, inserting tokens, rotating a refresh token and revoking
+//! a family all lock the family row first, so they are serialized per family
+//! across every process sharing the database. Nothing is cached: a
+//! revocation is seen by every instance at its next lookup.
+//!
+//! # SQL schema and secrets
+//!
+//! Secrets are stored only as digests (`digest` bytes with their
+//! `digest_version`) under unique indexes; no column holds a plaintext. A
+//! refresh token's row also holds its family's handle digest (`handle`,
+//! `handle_version`; `NULL` for tokens issued before handles, migration
+//! `0002_refresh_handle`).
+//! Times are stored as integer microseconds since the Unix epoch, so records
+//! read back are truncated to the microsecond.
 
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
