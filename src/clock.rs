@@ -20,11 +20,12 @@ pub trait Clock: fmt::Debug + Send + Sync + 'static {
 
 /// The operating system's clock.
 ///
-/// Reads the system time at nanosecond precision on every call. Turning a
-/// count of seconds into a calendar date is a large part of the cost of
+/// Reads the system time on every call, at microsecond precision: what the
+/// SQL stores keep, so a record read back shows the times that were
+/// returned when it was made (a key's `created_at`, say). Turning a count of
+/// seconds into a calendar date is a large part of the cost of
 /// [`OffsetDateTime::now_utc`], so each thread keeps the date-time of the
-/// whole second it last read and only sets the nanoseconds within it: the
-/// value is the same.
+/// whole second it last read and only sets the time within it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -59,7 +60,7 @@ impl Clock for SystemClock {
             }
         };
         whole_second
-            .replace_nanosecond(nanos)
+            .replace_nanosecond(nanos - nanos % 1_000)
             .unwrap_or(whole_second)
     }
 }
@@ -125,10 +126,14 @@ mod tests {
             let before = OffsetDateTime::now_utc();
             let read = SystemClock.now();
             let after = OffsetDateTime::now_utc();
+            let before_us = before
+                .replace_nanosecond(before.nanosecond() / 1_000 * 1_000)
+                .unwrap();
             assert!(
-                before <= read && read <= after,
-                "{before} <= {read} <= {after}"
+                before_us <= read && read <= after,
+                "{before_us} <= {read} <= {after}"
             );
+            assert_eq!(read.nanosecond() % 1_000, 0, "whole microseconds");
             if read.unix_timestamp() != first.unix_timestamp() {
                 break;
             }

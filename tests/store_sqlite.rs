@@ -611,6 +611,27 @@ async fn without_migrations_nothing_is_created() {
     );
 }
 
+/// The times a create returns are the times read back (the system clock
+/// reads whole microseconds, what the store keeps).
+#[tokio::test]
+async fn created_times_read_back_unchanged() {
+    let db = TempDb::new("times");
+    let store = db.store().await;
+    let keys = ApiKeys::new(store.clone(), store.clone());
+    let tenant: TenantId = "acme".parse().unwrap();
+    let created = keys
+        .create(
+            &tenant,
+            NewApiKey::new("k", ScopeSet::empty()),
+            &Actor::System,
+        )
+        .await
+        .unwrap();
+    let read = keys.get(&tenant, &created.info.id).await.unwrap();
+    assert_eq!(read.created_at, created.info.created_at);
+    assert_eq!(read.rotation_due_at, created.info.rotation_due_at);
+}
+
 // ----- a store that is down -----------------------------------------------------
 
 #[tokio::test]
