@@ -7,8 +7,10 @@
 //! * Secrets are stored only as a [`Digest`]: SHA-256 of the secret, or
 //!   HMAC-SHA-256 keyed with a server-side [`Pepper`] when one is configured.
 //!   The digest records its [`DigestVersion`] so the scheme can change. These
-//!   secrets carry 190 or more bits of entropy, so no slow password hash is
-//!   needed: they are found by digest through an index.
+//!   secrets carry 190 or more bits of entropy (a refresh token about 125
+//!   beyond its family's handle, where one wrong guess revokes the family),
+//!   so no slow password hash is needed: they are found by digest through an
+//!   index.
 //! * Digests and secrets compare in constant time ([`subtle`]).
 //! * Plaintext secrets live in newtypes whose `Debug` prints `[redacted]`,
 //!   that have no `Display`, and that are zeroized when dropped.

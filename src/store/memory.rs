@@ -616,10 +616,11 @@ impl GrantStore for MemoryGrantStore {
                 )));
             }
             Arc::make_mut(&mut token).rotated_at = Some(at);
-            // A token from before handles: its successor brings the
-            // family's first handle.
-            register_handle = token.handle.is_none();
-            if !register_handle {
+            // A token from before handles (or a handle digest of another
+            // version): its successor's handle is new to the index.
+            let new_handle = new.refresh.as_ref().and_then(|r| r.handle.as_ref());
+            register_handle = token.handle.as_ref() != new_handle;
+            if token.handle.is_some() {
                 family
                     .rotated
                     .get_or_insert_with(Box::default)
@@ -720,10 +721,22 @@ impl GrantStore for MemoryGrantStore {
             }
             keep
         });
-        // Family ids are never reused, so a dropped family's handle can go
-        // (no family lock is held here).
+        // A dropped family's handle goes too, unless the family came back
+        // meanwhile (a grace-window insert): each is removed while holding
+        // the family's vacant entry, in the lock order of `insert_into`
+        // (family, then handle).
         if !dropped.is_empty() {
-            self.handles.retain(|_, f| !dropped.contains(f));
+            let stale: Vec<(Slot, FamilyId)> = self
+                .handles
+                .iter()
+                .filter(|e| dropped.contains(e.value()))
+                .map(|e| (*e.key(), e.value().clone()))
+                .collect();
+            for (key, id) in stale {
+                if let dashmap::Entry::Vacant(_held) = self.families.entry(id.clone()) {
+                    self.handles.remove_if(&key, |_, f| *f == id);
+                }
+            }
         }
         Ok(n)
     }

@@ -732,6 +732,81 @@ async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     };
     insert(store, tokens(&access(t, &g, at(3600)), Some(&other))).await;
     assert_eq!(by_handle(h2).await.as_ref(), Some(&other));
+    // A successor whose handle differs from its predecessor's (a token from
+    // before handles, or a handle digest of another version) is found by
+    // its own handle.
+    for old_handle in [None, Some(digest())] {
+        let (g, new_handle) = (family(), digest());
+        let old = RefreshTokenRecord {
+            handle: old_handle,
+            ..refresh(t, &g, at(86_400))
+        };
+        insert(store, tokens(&access(t, &g, at(3600)), Some(&old))).await;
+        let successor = RefreshTokenRecord {
+            handle: Some(new_handle),
+            ..refresh(t, &g, at(90_000))
+        };
+        assert_eq!(
+            ok(
+                "GrantStore::rotate_refresh",
+                store
+                    .rotate_refresh(
+                        &old.digest,
+                        tokens(&access(t, &g, at(7200)), Some(&successor)),
+                        at(60),
+                        at(0),
+                    )
+                    .await
+            ),
+            RotateRefresh::Rotated
+        );
+        assert_eq!(
+            by_handle(new_handle).await.as_ref(),
+            Some(&successor),
+            "store conformance: GrantStore::find_refresh_by_handle must find a token whose \
+             handle is new to its family"
+        );
+    }
+    // Forgetting stays within the family, even if another family's tokens
+    // carried the same handle digest.
+    let (g1, g2, shared) = (family(), family(), digest());
+    let in_family = |g: &FamilyId, expires: i64| RefreshTokenRecord {
+        handle: Some(shared),
+        ..refresh(t, g, at(expires))
+    };
+    let (x1, y1) = (in_family(&g1, 86_400), in_family(&g2, 86_400));
+    insert(store, tokens(&access(t, &g1, at(3600)), Some(&x1))).await;
+    insert(store, tokens(&access(t, &g2, at(3600)), Some(&y1))).await;
+    let rotate_in = |g: FamilyId, old: Digest, forget: i64| async move {
+        let new = in_family(&g, 90_000);
+        ok(
+            "GrantStore::rotate_refresh",
+            store
+                .rotate_refresh(
+                    &old,
+                    tokens(&access(t, &g, at(7200)), Some(&new)),
+                    at(100),
+                    at(forget),
+                )
+                .await,
+        )
+    };
+    assert_eq!(
+        rotate_in(g2.clone(), y1.digest, 0).await,
+        RotateRefresh::Rotated
+    );
+    assert_eq!(
+        rotate_in(g1.clone(), x1.digest, 100).await,
+        RotateRefresh::Rotated
+    );
+    assert_eq!(
+        find_refresh(store, &y1.digest)
+            .await
+            .and_then(|r| r.rotated_at),
+        Some(at(100)),
+        "store conformance: GrantStore::rotate_refresh must forget rotated tokens of the old \
+         token's family only"
+    );
     // Revoking the family shows in what the handle finds.
     revoke_family(store, f, at(500)).await;
     assert_eq!(

@@ -575,6 +575,7 @@ macro_rules! impl_sql_stores {
                             .bind(handle)
                             .bind(handle_version)
                             .bind(rows::micros(forget_rotated_before))
+                            .bind(token.family)
                             .execute(&mut *tx)
                             .await
                             .map_err(db_error)?;

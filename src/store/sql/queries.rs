@@ -97,10 +97,11 @@ pub(super) const REFRESH_TOKEN_BY_HANDLE: &str = "SELECT * FROM refresh_tokens W
      $1 AND handle_version = $2 ORDER BY issued_at DESC, rotated_at IS NULL DESC, rotated_at DESC \
      LIMIT 1";
 
-/// `(handle, handle version, rotated_before)`: forgets the rotated refresh
-/// tokens of a handle (never one without a handle: `NULL` equals nothing).
+/// `(handle, handle version, rotated_before, family)`: forgets the rotated
+/// refresh tokens of a handle in its family (never one without a handle:
+/// `NULL` equals nothing).
 pub(super) const FORGET_ROTATED_REFRESH: &str = "DELETE FROM refresh_tokens WHERE handle = $1 \
-     AND handle_version = $2 AND rotated_at IS NOT NULL AND rotated_at <= $3";
+     AND handle_version = $2 AND rotated_at IS NOT NULL AND rotated_at <= $3 AND family = $4";
 
 /// `(digest, version, at)`: marks a live, unused refresh token used.
 pub(super) const ROTATE_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET rotated_at = $3 WHERE \
