@@ -12,8 +12,8 @@ use std::{
 };
 
 use papyrus_auth::{
-    Actor, ApiKeyStore, ApiKeys, AuthError, AuthRequest, NewApiKey, RotateOptions, ScopeSet,
-    SqliteStore, StoreErrorKind, StoreOptions, TenantId, http,
+    Actor, ApiKeyStore, ApiKeys, AuthError, AuthRequest, CreatedApiKey, NewApiKey, RotateOptions,
+    ScopeSet, SqliteStore, StoreErrorKind, StoreOptions, TenantId, http,
     oauth::{
         AccessTokenRecord, AuthorizationCodeRecord, AuthorizationServer, ClientInfo, ClientKind,
         CodeChallenge, ConsumeCode, FamilyId, GrantStore, NewClient, NewTokens, TokenRequest,
@@ -611,11 +611,8 @@ async fn without_migrations_nothing_is_created() {
     );
 }
 
-/// The times a create returns are the times read back (the system clock
-/// reads whole microseconds, what the store keeps).
-#[tokio::test]
-async fn created_times_read_back_unchanged() {
-    let db = TempDb::new("times");
+/// A store on `db` with `ApiKeys` over it and one key of tenant `acme`.
+async fn one_key(db: &TempDb) -> (Arc<SqliteStore>, ApiKeys, TenantId, CreatedApiKey) {
     let store = db.store().await;
     let keys = ApiKeys::new(store.clone(), store.clone());
     let tenant: TenantId = "acme".parse().unwrap();
@@ -627,6 +624,15 @@ async fn created_times_read_back_unchanged() {
         )
         .await
         .unwrap();
+    (store, keys, tenant, created)
+}
+
+/// The times a create returns are the times read back (the system clock
+/// reads whole microseconds, what the store keeps).
+#[tokio::test]
+async fn created_times_read_back_unchanged() {
+    let db = TempDb::new("times");
+    let (_, keys, tenant, created) = one_key(&db).await;
     let read = keys.get(&tenant, &created.info.id).await.unwrap();
     assert_eq!(read.created_at, created.info.created_at);
     assert_eq!(read.rotation_due_at, created.info.rotation_due_at);
@@ -637,17 +643,7 @@ async fn created_times_read_back_unchanged() {
 #[tokio::test]
 async fn a_closed_pool_is_unavailable_and_a_503() {
     let db = TempDb::new("closed");
-    let store = db.store().await;
-    let keys = ApiKeys::new(store.clone(), store.clone());
-    let tenant: TenantId = "acme".parse().unwrap();
-    let created = keys
-        .create(
-            &tenant,
-            NewApiKey::new("k", ScopeSet::empty()),
-            &Actor::System,
-        )
-        .await
-        .unwrap();
+    let (store, keys, tenant, created) = one_key(&db).await;
     store.pool().close().await;
 
     let err = store.list(&tenant).await.unwrap_err();
