@@ -712,6 +712,17 @@ async fn revocation_introspection_and_metadata() {
             .post_form("/oauth/introspect", &form(&[("token", access)]), &[])
             .await;
         assert_json_error(&anon, 401, "invalid_client");
+        let challenges: Vec<&str> = anon
+            .headers
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            challenges,
+            ["Basic realm=\"papyrus\"", "Bearer realm=\"papyrus\""],
+            "client credentials or an API key with the introspection scope"
+        );
 
         let rev = s
             .post_form(

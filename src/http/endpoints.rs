@@ -689,7 +689,18 @@ impl HttpAuth {
             .await
         {
             Ok(answer) => introspection_response(&answer),
-            Err(e) => oauth_error_response(&e),
+            Err(e) => {
+                let response = oauth_error_response(&e);
+                if response.status != 401 {
+                    return response;
+                }
+                // An API key holding the introspection scope is accepted too:
+                // challenge for it beside the client's Basic credentials.
+                response.with_header(
+                    "WWW-Authenticate",
+                    format!("Bearer realm=\"{}\"", super::REALM),
+                )
+            }
         }
     }
 
