@@ -741,3 +741,91 @@ impl GrantStore for MemoryGrantStore {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+    use crate::{
+        DigestVersion,
+        oauth::{AccessTokenRecord, ClientId},
+    };
+
+    fn digest(n: u8) -> Digest {
+        Digest::from_parts(DigestVersion::Sha256, [n; 32])
+    }
+
+    /// A family's first pair (its refresh token with `handle`), expiring at
+    /// `until`.
+    fn pair(family: &FamilyId, n: u8, handle: Digest, until: OffsetDateTime) -> NewTokens {
+        let tenant: TenantId = "acme".parse().unwrap();
+        let client = ClientId::parse("cli_test").unwrap();
+        let scopes: crate::ScopeSet = "documents:read".parse().unwrap();
+        NewTokens {
+            access: AccessTokenRecord {
+                digest: digest(n),
+                family: family.clone(),
+                tenant: tenant.clone(),
+                client_id: client.clone(),
+                subject: "alice".into(),
+                scopes: scopes.clone(),
+                issued_at: until - Duration::hours(1),
+                expires_at: until,
+                revoked_at: None,
+            },
+            refresh: Some(RefreshTokenRecord {
+                digest: digest(n + 1),
+                handle: Some(handle),
+                family: family.clone(),
+                tenant,
+                client_id: client,
+                subject: "alice".into(),
+                scopes,
+                issued_at: until - Duration::hours(1),
+                expires_at: until,
+                family_expires_at: until,
+                rotated_at: None,
+                revoked_at: None,
+            }),
+        }
+    }
+
+    /// The handle index holds one entry per live family, and purging a
+    /// family removes its entry (no leak), but not a live family's.
+    #[tokio::test]
+    async fn purge_empties_the_handle_index_with_the_families() {
+        let store = MemoryGrantStore::new();
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let (old, live) = (
+            FamilyId::from_stored("fam_old"),
+            FamilyId::from_stored("fam_live"),
+        );
+        store
+            .insert_tokens(pair(&old, 1, digest(100), now))
+            .await
+            .unwrap();
+        store
+            .insert_tokens(pair(&live, 3, digest(101), now + Duration::days(30)))
+            .await
+            .unwrap();
+        assert_eq!(store.handles.len(), 2);
+        store.purge_expired(now + Duration::days(1)).await.unwrap();
+        assert_eq!(store.handles.len(), 1, "the purged family's handle is gone");
+        assert!(
+            store
+                .find_refresh_by_handle(&digest(101))
+                .await
+                .unwrap()
+                .is_some(),
+            "the live family is still found by its handle"
+        );
+        assert!(
+            store
+                .find_refresh_by_handle(&digest(100))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
