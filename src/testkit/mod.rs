@@ -40,7 +40,11 @@
 //! * [`grant_store`]: codes and tokens round trip; `consume_code` succeeds
 //!   exactly once among 32 concurrent callers and stores only the winner's
 //!   tokens; replays are told apart (`AlreadyConsumed`, `AlreadyRotated`);
-//!   `rotate_refresh` exactly once among 32; `revoke_family` revokes every
+//!   `rotate_refresh` exactly once among 32; `find_refresh_by_handle` finds
+//!   a family's newest refresh token by the whole handle digest, and
+//!   `rotate_refresh` deletes the family's tokens rotated at or before the
+//!   time it is given (only those, only in that family, never a token
+//!   without a handle, nothing when the rotation fails); `revoke_family` revokes every
 //!   token of the family and refuses later inserts, exchanges and
 //!   rotations in it; `revoke_access_token`; `purge_expired` removes what
 //!   expired, keeps consumed codes while their family has a live refresh
