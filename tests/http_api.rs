@@ -452,12 +452,16 @@ async fn pkce_flow_with_login_consent_refresh_and_reuse_detection() {
             .await;
         assert_eq!(page.status, 200);
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        // The form's answer is a redirect to the client, which browsers
+        // check against form-action: its origin is allowed.
         assert!(
-            page.header("content-security-policy")
-                .unwrap()
-                .contains("frame-ancestors 'none'")
+            csp.ends_with(&format!("; form-action 'self' {}", s.base)),
+            "{csp}"
         );
         assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
         let cookie = page.header("set-cookie").unwrap();
         assert!(
             cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
@@ -1007,7 +1011,9 @@ async fn brute_force_is_throttled_per_ip_and_per_credential() {
         assert_eq!(throttled_rows().await, 1, "no row per refusal");
 
         // The token endpoint: failed client authentications of one client id
-        // are throttled from any IP.
+        // from one IP are throttled there, and only there: a public client id
+        // counts per IP, so failing on purpose cannot lock a client's users
+        // out everywhere.
         let from_other = |body: String| {
             let c = other_ip.clone();
             let url = s.url("/oauth/token");
@@ -1030,5 +1036,59 @@ async fn brute_force_is_throttled_per_ip_and_per_credential() {
         }
         let r = from_other("grant_type=refresh_token&refresh_token=prt_x".into()).await;
         assert_json_error(&r, 429, "too_many_requests");
+        let third_ip = reqwest::Client::builder()
+            .local_address("127.0.0.3".parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        let r = Response::read(
+            third_ip
+                .post(s.url("/oauth/token"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .basic_auth("demo-spa", Some("guess"))
+                .body("grant_type=refresh_token&refresh_token=prt_x")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_json_error(&r, 401, "invalid_client");
+    }
+}
+
+/// A header value is never sliced at a byte index: a non-ASCII
+/// `Authorization` (which a custom adapter may pass on) is refused, not a
+/// panic.
+#[tokio::test]
+async fn non_ascii_authorization_on_introspection_is_refused() {
+    use std::sync::Arc;
+
+    use papyrus_auth::{
+        ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
+        MemoryGrantStore,
+        http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers},
+        oauth::AuthorizationServer,
+    };
+    let audit = Arc::new(MemoryAuditLog::new());
+    let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), audit.clone());
+    let oauth = AuthorizationServer::new(
+        Arc::new(MemoryClientStore::new()),
+        Arc::new(MemoryGrantStore::new()),
+        audit.clone(),
+    );
+    let auth = HttpAuth::new(
+        Authenticator::new(keys),
+        oauth,
+        audit,
+        Arc::new(StaticUsers::new()),
+        HttpAuthConfig::default(),
+    );
+    for value in ["Beareré x", "Bearé", "éééééééé token"] {
+        let request = HttpRequest::new("POST", "/oauth/introspect")
+            .with_header("X-Tenant-Id", "acme")
+            .with_header("Content-Type", "application/x-www-form-urlencoded")
+            .with_header("Authorization", value)
+            .with_body("token=pat_x");
+        let response = auth.handle(&request).await;
+        assert_eq!(response.status, 401, "{value}: {}", response.body);
     }
 }

@@ -501,9 +501,15 @@ impl HttpAuth {
             "Set-Cookie",
             format!("{CSRF_COOKIE}={nonce}; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Max-Age=600{secure}"),
         );
+        // The form posts here and is answered with a redirect to the client,
+        // which browsers check against `form-action` too: allow its origin.
+        let form_action = match csp_source(&v.redirect_uri) {
+            Some(origin) => format!("; form-action 'self' {origin}"),
+            None => String::new(),
+        };
         for (name, value) in &mut page.headers {
             if *name == "Content-Security-Policy" {
-                value.push_str("; form-action 'self'");
+                value.push_str(&form_action);
             }
         }
         page
@@ -563,7 +569,7 @@ impl HttpAuth {
             form.one("password").unwrap_or(""),
         );
         let ip = self.client_ip(req, req.peer);
-        let subjects = subjects(ip, "user", &format!("{tenant}/{username}"));
+        let subjects = named_subjects(ip, "user", &format!("{tenant}/{username}"));
         if self.throttled(&subjects, Some(&tenant), ip).await.is_some() {
             let wait = "Too many failed sign-ins. Wait a minute and try again.";
             return self.render_consent(&tenant, &v, request, Some(wait), 429);
@@ -612,7 +618,7 @@ impl HttpAuth {
             Err(r) => return r,
         };
         let ip = self.client_ip(req, req.peer);
-        let subjects = subjects(ip, "client", &presented_client_id(req, body));
+        let subjects = named_subjects(ip, "client", &presented_client_id(req, body));
         if let Some(r) = self.throttled(&subjects, Some(&tenant), ip).await {
             return r;
         }
@@ -656,8 +662,14 @@ impl HttpAuth {
             Err(r) => return r,
         };
         let authorization = req.header("authorization");
-        let bearer =
-            authorization.is_some_and(|h| h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer "));
+        // Compared as bytes: a header is not sliced where a character may
+        // not end.
+        let bearer = authorization.is_some_and(|h| {
+            h.len() > 7
+                && h.as_bytes()
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"bearer "))
+        });
         if bearer {
             // An API key (or token) holding the introspection scope.
             let required = ScopeSet::from_scopes([self.inner.config.introspect_scope.clone()])
@@ -921,6 +933,46 @@ fn subjects(ip: Option<IpAddr>, kind: &str, credential: &str) -> Vec<Subject> {
     v
 }
 
+/// [`subjects`] for a credential that is a public name (a client id, a
+/// username): counted per IP, so that failing on purpose from one address
+/// cannot lock every user of a client, or a user, out everywhere.
+fn named_subjects(ip: Option<IpAddr>, kind: &str, name: &str) -> Vec<Subject> {
+    if name.is_empty() {
+        return subjects(ip, kind, "");
+    }
+    let from = ip.map_or_else(String::new, |ip| ip.to_string());
+    subjects(ip, kind, &format!("{name}\0{from}"))
+}
+
+/// The CSP source expression of a redirect URI's origin (`https://host:port`,
+/// or `scheme:` for a private-use scheme), if every character is one a
+/// policy can carry as it is; `None` otherwise (the page then sets no
+/// `form-action` rather than one that would block the redirect).
+fn csp_source(redirect_uri: &str) -> Option<String> {
+    let (scheme, rest) = redirect_uri.split_once(':')?;
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return None;
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Some(format!("{scheme}:"));
+    }
+    let authority = rest.strip_prefix("//")?;
+    let authority = authority.split(['/', '?', '#']).next()?;
+    let authority_ok = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    authority_ok.then(|| format!("{scheme}://{authority}"))
+}
+
 /// The client id a token-endpoint request names (Basic user or `client_id`).
 fn presented_client_id(req: &HttpRequest, body: &str) -> String {
     let basic = req.header("authorization").and_then(|h| {
@@ -1046,4 +1098,38 @@ fn assert_send<'a>(
     req: &'a HttpRequest,
 ) -> impl std::future::Future<Output = HttpResponse> + Send + 'a {
     auth.handle(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csp_source_is_the_redirect_origin_or_nothing() {
+        for (uri, source) in [
+            (
+                "https://app.example.com/cb?x=1",
+                Some("https://app.example.com"),
+            ),
+            (
+                "HTTPS://App.example.com:8443/cb",
+                Some("https://App.example.com:8443"),
+            ),
+            (
+                "http://127.0.0.1:51004/callback",
+                Some("http://127.0.0.1:51004"),
+            ),
+            ("http://[::1]:8080/cb#f", Some("http://[::1]:8080")),
+            ("com.example.app:/oauth2redirect", Some("com.example.app:")),
+            // Nothing a policy could not carry as it is.
+            ("https://app.example.com;script-src *", None),
+            ("https://app example.com/cb", None),
+            ("https:///cb", None),
+            ("https:app.example.com", None),
+            ("1https://x/cb", None),
+            ("no-scheme", None),
+        ] {
+            assert_eq!(csp_source(uri).as_deref(), source, "{uri}");
+        }
+    }
 }

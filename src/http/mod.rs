@@ -118,6 +118,7 @@ impl HttpResponse {
             headers: vec![
                 ("Content-Type", "application/json".to_owned()),
                 ("Cache-Control", "no-store".to_owned()),
+                ("X-Content-Type-Options", "nosniff".to_owned()),
             ],
             body: body.to_string(),
         }
@@ -132,6 +133,7 @@ impl HttpResponse {
             headers: vec![
                 ("Content-Type", "text/html; charset=utf-8".to_owned()),
                 ("Cache-Control", "no-store".to_owned()),
+                ("X-Content-Type-Options", "nosniff".to_owned()),
                 ("X-Frame-Options", "DENY".to_owned()),
                 (
                     "Content-Security-Policy",

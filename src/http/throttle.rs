@@ -3,13 +3,15 @@
 //! Every failed authentication (a refused API key or access token, a failed
 //! client authentication or grant at the token endpoint, a wrong password on
 //! the login form) counts against the client IP and against the credential
-//! it named (the presented key or token, the `client_id`, or the username).
-//! When either count reaches its limit within the window, requests from that
-//! IP, or naming that credential, get `429 Too Many Requests` with
-//! `Retry-After` until the window ends. Counters expire with their window,
-//! so nobody is locked out for longer than one window, and a legitimate
-//! caller from another IP is affected only while the credential it names is
-//! itself being hammered.
+//! it named: a presented key or token on its own (from any IP: it is a
+//! secret), a `client_id` or username from that IP only (they are public,
+//! and counted alone they would let anyone lock every user of a client, or a
+//! user, out on purpose). When either count reaches its limit within the
+//! window, requests from that IP, or naming that credential, get `429 Too
+//! Many Requests` with `Retry-After` until the window ends. Counters expire
+//! with their window, so nobody is locked out for longer than one window,
+//! and a legitimate caller from another IP is affected only while the key or
+//! token it presents is itself being hammered.
 //!
 //! State is per process (in memory, bounded); with several instances each
 //! counts on its own.
@@ -29,8 +31,8 @@ use sha2::{Digest as _, Sha256};
 pub struct ThrottleConfig {
     /// Failures allowed per client IP per window. Defaults to 30.
     pub per_ip: u32,
-    /// Failures allowed per credential (presented key or token, client id,
-    /// username) per window. Defaults to 30.
+    /// Failures allowed per credential (a presented key or token; a client
+    /// id or username from one IP) per window. Defaults to 30.
     pub per_credential: u32,
     /// The window. Defaults to 60 seconds.
     pub window: Duration,
