@@ -1426,6 +1426,15 @@ async fn introspection_rfc7662() {
     assert!(mine.active);
     assert_eq!(mine.client_id.as_ref(), Some(&f.backend.client_id));
     assert_eq!(mine.sub.as_deref(), Some("bob"));
+    // Refresh tokens: its own, not another client's.
+    let own_refresh = own.refresh_token.as_ref().unwrap().expose_secret();
+    assert!(introspect(own_refresh.to_owned()).await.unwrap().active);
+    let theirs = t.refresh_token.as_ref().unwrap().expose_secret().to_owned();
+    assert_eq!(
+        serde_json::to_value(introspect(theirs).await.unwrap()).unwrap(),
+        inactive,
+        "another client's refresh token"
+    );
 
     // Unknown, expired and revoked tokens: {"active": false} and nothing more.
     let unknown = introspect("pat_unknown".into()).await.unwrap();

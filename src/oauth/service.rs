@@ -1003,9 +1003,17 @@ impl AuthorizationServer {
         }
         let token = params.require("token")?;
         // A confidential client of the tenant is trusted as a resource server:
-        // it may introspect any token of its tenant, which is what a resource
-        // server receiving other clients' tokens needs (RFC 7662 §2.1, §4).
-        Ok(self.introspect_token(tenant, token).await?)
+        // it may introspect any access token of its tenant, which is what a
+        // resource server receiving other clients' tokens needs (RFC 7662
+        // §2.1, §4). A refresh token is only ever sent to the server by the
+        // client it was issued to: another client's is inactive to it.
+        let answer = self.introspect_token(tenant, token).await?;
+        if is_token_shape(token, REFRESH_TOKEN_PREFIX)
+            && answer.client_id.as_ref().is_some_and(|c| *c != client.id)
+        {
+            return Ok(Introspection::inactive());
+        }
+        Ok(answer)
     }
 
     /// Introspects `token` for a caller already authorized to introspect the
