@@ -538,6 +538,17 @@ async fn other_errors_redirect_with_state_and_iss() {
             .await,
     );
     assert_eq!(p["error"], "invalid_request", "repeated scope");
+    // A state that is not UTF-8 once decoded could not be echoed exactly:
+    // refused, and not echoed.
+    let p = redirect(
+        f.authorize(&format!(
+            "{}&state=%FF%C0%80",
+            f.query_with(&[("state", None)])
+        ))
+        .await,
+    );
+    assert_eq!(p["error"], "invalid_request", "lossy state");
+    assert!(!p.contains_key("state"), "{p:?}");
     let http = http::authorize_error_response(
         &f.authorize(&f.query_with(&[("response_type", None)]))
             .await

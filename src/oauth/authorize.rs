@@ -97,8 +97,12 @@ impl<'a> AuthorizationRequest<'a> {
             None => return Err(no_redirect("missing redirect_uri")),
         };
         // From here on, errors go back to the client. `state` is echoed
-        // exactly; a repeated state is an error that carries no state.
+        // exactly; a repeated state is an error that carries no state, and
+        // so is one that was not UTF-8 once decoded (it could not be echoed
+        // exactly: its bytes were replaced by U+FFFD).
         let state = p.get("state").ok().flatten().map(str::to_owned);
+        let state_lossy = state.as_deref().is_some_and(|s| s.contains('\u{FFFD}'));
+        let state = state.filter(|_| !state_lossy);
         let redirect = |error: OAuthError| {
             AuthorizeError::Redirect(ErrorRedirect {
                 redirect_uri: redirect_uri.clone(),
@@ -111,6 +115,11 @@ impl<'a> AuthorizationRequest<'a> {
             return Err(redirect(OAuthError::invalid_request(Cow::Owned(format!(
                 "parameter {name} is repeated"
             )))));
+        }
+        if state_lossy {
+            return Err(redirect(OAuthError::invalid_request(
+                "state must be UTF-8 (RFC 6749 A.5: visible ASCII), to be echoed exactly",
+            )));
         }
         match p.get("response_type").map_err(redirect)? {
             None => {
