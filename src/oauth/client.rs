@@ -157,8 +157,13 @@ impl OAuthClient {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidRedirectUri {
-    /// Empty, too long, or containing spaces or control characters.
-    #[error("redirect URI is empty, too long, or contains spaces or control characters")]
+    /// Empty, too long, containing spaces, control characters, backslashes
+    /// or non-ASCII characters, or an `https` host that is not a DNS name or
+    /// an IP literal.
+    #[error(
+        "redirect URI is empty, too long, not ASCII, contains spaces, control characters or \
+         backslashes, or names no valid host"
+    )]
     Syntax,
     /// Has a fragment (`#…`), which RFC 6749 §3.1.2 forbids.
     #[error("redirect URI must not contain a fragment")]
@@ -183,9 +188,12 @@ pub enum InvalidRedirectUri {
 ///
 /// [`InvalidRedirectUri`] saying which rule the URI breaks.
 pub fn validate_redirect_uri(uri: &str) -> Result<(), InvalidRedirectUri> {
+    // A backslash is a slash to browsers (`https://evil.example\@app.example`
+    // goes to evil.example), and a raw non-ASCII host is sent as it is in
+    // `Location`: register the URI's ASCII form (punycode, percent-encoding).
     if uri.is_empty()
         || uri.len() > MAX_REDIRECT_URI_LEN
-        || uri.bytes().any(|b| b <= 0x20 || b == 0x7f)
+        || uri.bytes().any(|b| b <= 0x20 || b >= 0x7f || b == b'\\')
     {
         return Err(InvalidRedirectUri::Syntax);
     }
@@ -209,7 +217,18 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), InvalidRedirectUri> {
     match scheme.to_ascii_lowercase().as_str() {
         "https" => {
             let host = authority_host(rest).ok_or(InvalidRedirectUri::Syntax)?;
-            if host.is_empty() {
+            // A DNS name or an IP literal: nothing a browser would read
+            // differently from the exact string compared here.
+            let name = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+            let literal = host.starts_with('[')
+                && host.ends_with(']')
+                && host[1..host.len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+            if !(name || literal) {
                 return Err(InvalidRedirectUri::Syntax);
             }
             Ok(())
@@ -333,6 +352,29 @@ mod tests {
             validate_redirect_uri("https://a.example/cb#x"),
             Err(InvalidRedirectUri::Fragment)
         );
+        for odd in [
+            "https://evil.example\\@app.example/cb",
+            "https://app.example\\cb",
+            "https://bücher.example/cb",
+            "https://app.example/ca\u{ef}ll",
+            "https://app;evil.example/cb",
+            "https://app.example%2Eevil/cb",
+            "https://[::1/cb",
+            "https://:443/cb",
+        ] {
+            assert_eq!(
+                validate_redirect_uri(odd),
+                Err(InvalidRedirectUri::Syntax),
+                "{odd}"
+            );
+        }
+        for ok in [
+            "https://xn--bcher-kva.example/cb",
+            "https://[2001:db8::1]:8443/cb",
+            "https://192.0.2.1/cb",
+        ] {
+            assert_eq!(validate_redirect_uri(ok), Ok(()), "{ok}");
+        }
         assert_eq!(
             validate_redirect_uri("https://*.example/cb"),
             Err(InvalidRedirectUri::Wildcard)
