@@ -702,6 +702,23 @@ async fn wrong_verifier_and_mismatched_redirect_are_invalid_grant() {
         )
         .await;
     assert_eq!(code_of(r), OAuthErrorCode::InvalidGrant);
+    // A code requested without redirect_uri (the client has one): the token
+    // request may name it, and only it.
+    assert_eq!(
+        code_of(
+            backend_tokens_with(&f, None, &[("redirect_uri", "https://evil.example/cb")]).await
+        ),
+        OAuthErrorCode::InvalidGrant
+    );
+    assert!(
+        backend_tokens_with(
+            &f,
+            None,
+            &[("redirect_uri", "https://backend.example.com/cb")]
+        )
+        .await
+        .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -22,13 +22,13 @@ pub(crate) enum CodeCheck {
 pub(crate) fn check_code(
     code: &AuthorizationCodeRecord,
     tenant: &TenantId,
-    client: &ClientId,
+    client: &OAuthClient,
     redirect_uri: Option<&str>,
     verifier: &PkceVerifier,
     now: OffsetDateTime,
 ) -> CodeCheck {
     let invalid = |d: &'static str| CodeCheck::Invalid(OAuthError::invalid_grant(d));
-    if code.tenant != *tenant || code.client_id != *client {
+    if code.tenant != *tenant || code.client_id != client.id {
         return invalid("authorization code was not issued to this client");
     }
     if code.expires_at <= now {
@@ -41,6 +41,11 @@ pub(crate) fn check_code(
             ));
         }
         (Some(expected), Some(sent)) if expected != sent => {
+            return invalid("redirect_uri does not match the authorization request");
+        }
+        // The request used the client's only registered URI: one sent now
+        // must be that one, not any URI at all.
+        (None, Some(sent)) if !super::redirect_uri_matches(&client.redirect_uris, sent) => {
             return invalid("redirect_uri does not match the authorization request");
         }
         _ => {}

@@ -549,7 +549,7 @@ impl AuthorizationServer {
             return Err(self.code_replayed(&record, client, now).await?);
         }
         if let CodeCheck::Invalid(e) =
-            decide::check_code(&record, tenant, &client.id, redirect_uri, &verifier, now)
+            decide::check_code(&record, tenant, client, redirect_uri, &verifier, now)
         {
             return Err(e);
         }
