@@ -74,6 +74,21 @@ async fn find_refresh<S: GrantStore + ?Sized>(store: &S, d: &Digest) -> Option<R
     .map(Arc::unwrap_or_clone)
 }
 
+async fn rotate<S: GrantStore + ?Sized>(
+    store: &S,
+    old: &Digest,
+    new: NewTokens,
+    at: OffsetDateTime,
+    forget_rotated_before: OffsetDateTime,
+) -> RotateRefresh {
+    ok(
+        "GrantStore::rotate_refresh",
+        store
+            .rotate_refresh(old, new, at, forget_rotated_before)
+            .await,
+    )
+}
+
 async fn revoke_family<S: GrantStore + ?Sized>(store: &S, f: &FamilyId, at: OffsetDateTime) -> u64 {
     ok(
         "GrantStore::revoke_family",
@@ -135,12 +150,14 @@ async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
         "{rule} (consume_code)"
     );
     assert_eq!(
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(&near(&r.digest), tokens(&a2, Some(&r2)), at(1), at(1))
-                .await
-        ),
+        rotate(
+            store,
+            &near(&r.digest),
+            tokens(&a2, Some(&r2)),
+            at(1),
+            at(1)
+        )
+        .await,
         RotateRefresh::Unknown,
         "{rule} (rotate_refresh)"
     );
@@ -472,12 +489,7 @@ async fn family_revocation<S: GrantStore + ?Sized>(store: &S) {
         "store conformance: GrantStore::insert_tokens into a revoked family must store nothing"
     );
     assert_eq!(
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(&r1.digest, tokens(&a3, Some(&r3)), at(300), at(300))
-                .await
-        ),
+        rotate(store, &r1.digest, tokens(&a3, Some(&r3)), at(300), at(300)).await,
         RotateRefresh::Revoked,
         "store conformance: GrantStore::rotate_refresh in a revoked family must say Revoked"
     );
@@ -520,12 +532,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
 
     let (a2, r2) = (access(&t, &f, at(7200)), refresh(&t, &f, at(90_000)));
     assert_eq!(
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(&r1.digest, tokens(&a2, Some(&r2)), at(60), at(60))
-                .await
-        ),
+        rotate(store, &r1.digest, tokens(&a2, Some(&r2)), at(60), at(60)).await,
         RotateRefresh::Rotated,
         "store conformance: GrantStore::rotate_refresh must say Rotated with the old record as \
          it was"
@@ -551,12 +558,7 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
     // Reuse of the old token.
     let (a3, r3) = (access(&t, &f, at(7200)), refresh(&t, &f, at(90_000)));
     assert_eq!(
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(&r1.digest, tokens(&a3, Some(&r3)), at(120), at(120))
-                .await
-        ),
+        rotate(store, &r1.digest, tokens(&a3, Some(&r3)), at(120), at(120)).await,
         RotateRefresh::AlreadyRotated(Box::new(used.clone())),
         "store conformance: reusing a rotated refresh token must say AlreadyRotated with its \
          record"
@@ -572,24 +574,14 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
 
     // The new token rotates in turn.
     assert!(matches!(
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(&r2.digest, tokens(&a3, Some(&r3)), at(180), at(180))
-                .await
-        ),
+        rotate(store, &r2.digest, tokens(&a3, Some(&r3)), at(180), at(180)).await,
         RotateRefresh::Rotated
     ));
 
     // Unknown.
     let (a4, r4) = (access(&t, &f, at(7200)), refresh(&t, &f, at(90_000)));
     assert_eq!(
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(&digest(), tokens(&a4, Some(&r4)), at(180), at(180))
-                .await
-        ),
+        rotate(store, &digest(), tokens(&a4, Some(&r4)), at(180), at(180)).await,
         RotateRefresh::Unknown,
         "store conformance: GrantStore::rotate_refresh of an unknown token must say Unknown"
     );
@@ -604,12 +596,14 @@ async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
     };
     insert(store, tokens(&a5, Some(&revoked))).await;
     assert_eq!(
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(&revoked.digest, tokens(&a4, Some(&r4)), at(180), at(180))
-                .await
-        ),
+        rotate(
+            store,
+            &revoked.digest,
+            tokens(&a4, Some(&r4)),
+            at(180),
+            at(180)
+        )
+        .await,
         RotateRefresh::Revoked,
         "store conformance: GrantStore::rotate_refresh of a revoked token must say Revoked"
     );
@@ -650,23 +644,13 @@ async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
         );
     }
     let (t, f) = (&t, &f);
-    let rotate = |old: Digest, new: RefreshTokenRecord, now: i64, forget: i64| async move {
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(
-                    &old,
-                    tokens(&access(t, f, at(7200)), Some(&new)),
-                    at(now),
-                    at(forget),
-                )
-                .await,
-        )
-    };
+    // New tokens of family `g`: an access token and `refresh`.
+    let next =
+        |g: &FamilyId, refresh: &RefreshTokenRecord| tokens(&access(t, g, at(7200)), Some(refresh));
     // No grace: the old token is forgotten at once.
     let r2 = with_handle(90_000);
     assert_eq!(
-        rotate(r1.digest, r2.clone(), 60, 60).await,
+        rotate(store, &r1.digest, next(f, &r2), at(60), at(60)).await,
         RotateRefresh::Rotated
     );
     assert_eq!(
@@ -687,7 +671,7 @@ async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     // passes it.
     let r3 = with_handle(90_100);
     assert_eq!(
-        rotate(r2.digest, r3.clone(), 120, 90).await,
+        rotate(store, &r2.digest, next(f, &r3), at(120), at(90)).await,
         RotateRefresh::Rotated
     );
     assert_eq!(
@@ -700,7 +684,7 @@ async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     );
     let r4 = with_handle(90_200);
     assert_eq!(
-        rotate(r3.digest, r4.clone(), 200, 170).await,
+        rotate(store, &r3.digest, next(f, &r4), at(200), at(170)).await,
         RotateRefresh::Rotated
     );
     assert_eq!(
@@ -717,7 +701,14 @@ async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     );
     // A failed rotation deletes nothing.
     assert!(matches!(
-        rotate(r3.digest, with_handle(90_300), 400, 400).await,
+        rotate(
+            store,
+            &r3.digest,
+            next(f, &with_handle(90_300)),
+            at(400),
+            at(400)
+        )
+        .await,
         RotateRefresh::AlreadyRotated(_)
     ));
     assert!(
@@ -747,17 +738,7 @@ async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
             ..refresh(t, &g, at(90_000))
         };
         assert_eq!(
-            ok(
-                "GrantStore::rotate_refresh",
-                store
-                    .rotate_refresh(
-                        &old.digest,
-                        tokens(&access(t, &g, at(7200)), Some(&successor)),
-                        at(60),
-                        at(0),
-                    )
-                    .await
-            ),
+            rotate(store, &old.digest, next(&g, &successor), at(60), at(0)).await,
             RotateRefresh::Rotated
         );
         assert_eq!(
@@ -777,26 +758,13 @@ async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     let (x1, y1) = (in_family(&g1, 86_400), in_family(&g2, 86_400));
     insert(store, tokens(&access(t, &g1, at(3600)), Some(&x1))).await;
     insert(store, tokens(&access(t, &g2, at(3600)), Some(&y1))).await;
-    let rotate_in = |g: FamilyId, old: Digest, forget: i64| async move {
-        let new = in_family(&g, 90_000);
-        ok(
-            "GrantStore::rotate_refresh",
-            store
-                .rotate_refresh(
-                    &old,
-                    tokens(&access(t, &g, at(7200)), Some(&new)),
-                    at(100),
-                    at(forget),
-                )
-                .await,
-        )
-    };
+    let (y2, x2) = (in_family(&g2, 90_000), in_family(&g1, 90_000));
     assert_eq!(
-        rotate_in(g2.clone(), y1.digest, 0).await,
+        rotate(store, &y1.digest, next(&g2, &y2), at(100), at(0)).await,
         RotateRefresh::Rotated
     );
     assert_eq!(
-        rotate_in(g1.clone(), x1.digest, 100).await,
+        rotate(store, &x1.digest, next(&g1, &x2), at(100), at(100)).await,
         RotateRefresh::Rotated
     );
     assert_eq!(
@@ -1061,14 +1029,7 @@ async fn races<S: GrantStore + ?Sized>(store: Arc<S>) {
         .collect();
     let outcomes = race("rotate_refresh", |i| {
         let (store, d, (a, r)) = (store.clone(), r0.digest, issued[i].clone());
-        async move {
-            ok(
-                "GrantStore::rotate_refresh",
-                store
-                    .rotate_refresh(&d, tokens(&a, Some(&r)), at(60), at(60))
-                    .await,
-            )
-        }
+        async move { rotate(&*store, &d, tokens(&a, Some(&r)), at(60), at(60)).await }
     })
     .await;
     let winners: Vec<usize> = (0..RACERS)
