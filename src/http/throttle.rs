@@ -149,15 +149,18 @@ impl Throttle {
         since_origin.saturating_sub(u128::from(last)) > self.config.window.as_nanos()
     }
 
+    /// How long `subject`, with window `w`, stays blocked after `now`, if it
+    /// is over its limit.
+    fn blocking(&self, subject: &Subject, w: &Window, now: Instant) -> Option<Duration> {
+        let end = w.start + self.config.window;
+        (now < end && w.failures >= self.limit(subject)).then(|| end - now)
+    }
+
     /// If any of `subjects` is over its limit, how long until it is not.
     pub(crate) fn blocked(&self, subjects: &[Subject], now: Instant) -> Option<Duration> {
         subjects
             .iter()
-            .filter_map(|s| {
-                let w = *self.counters.get(s)?;
-                let end = w.start + self.config.window;
-                (now < end && w.failures >= self.limit(s)).then(|| end - now)
-            })
+            .filter_map(|s| self.blocking(s, &*self.counters.get(s)?, now))
             .max()
     }
 
@@ -170,8 +173,7 @@ impl Throttle {
         let mut first = false;
         for s in subjects {
             if let Some(mut w) = self.counters.get_mut(s)
-                && now < w.start + self.config.window
-                && w.failures >= self.limit(s)
+                && self.blocking(s, &w, now).is_some()
                 && !w.reported
             {
                 w.reported = true;
