@@ -105,12 +105,7 @@ impl HeaderSource for HeaderMap {
         let Some(name) = header_name(name) else {
             return Ok(None);
         };
-        let mut values = self.get_all(name);
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(crate::Rejection::RepeatedHeader);
-        }
-        Ok(first.and_then(|v| v.to_str().ok()))
+        crate::http::at_most_one(self.get_all(name).map(|v| v.to_str().ok()))
     }
 
     fn headers_len(&self) -> usize {

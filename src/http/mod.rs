@@ -32,6 +32,7 @@ pub use client_ip::TrustedProxies;
 pub(crate) use endpoints::Attempt;
 pub use endpoints::{HttpAuth, HttpAuthConfig, body_too_large};
 pub use login::{CSRF_COOKIE, CsrfKey, StaticUsers, UserDirectory};
+pub(crate) use request::at_most_one;
 pub use request::{HeaderSource, HttpRequest};
 pub use tenant::TenantSource;
 pub use throttle::{Throttle, ThrottleConfig};

@@ -22,14 +22,23 @@ pub trait HeaderSource {
     ///
     /// [`Rejection::RepeatedHeader`].
     fn single_header(&self, name: &str) -> Result<Option<&str>, Rejection> {
-        match self.header_values(name)[..] {
-            [] => Ok(None),
-            [value] => Ok(Some(value)),
-            _ => Err(Rejection::RepeatedHeader),
-        }
+        at_most_one(self.header_values(name).into_iter().map(Some))
     }
     /// Total bytes of all header names and values (for size limits).
     fn headers_len(&self) -> usize;
+}
+
+/// The one value of a header given its values in order (`None` for one that
+/// is not UTF-8), or [`Rejection::RepeatedHeader`] for more than one: every
+/// [`HeaderSource::single_header`].
+pub(crate) fn at_most_one<'a>(
+    mut values: impl Iterator<Item = Option<&'a str>>,
+) -> Result<Option<&'a str>, Rejection> {
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Rejection::RepeatedHeader);
+    }
+    Ok(first.flatten())
 }
 
 /// A request in framework-neutral form, for the endpoint handlers.
@@ -121,15 +130,12 @@ impl HeaderSource for HttpRequest {
     }
 
     fn single_header(&self, name: &str) -> Result<Option<&str>, Rejection> {
-        let mut values = self
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name));
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(Rejection::RepeatedHeader);
-        }
-        Ok(first.map(|(_, v)| v.as_str()))
+        at_most_one(
+            self.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| Some(v.as_str())),
+        )
     }
 
     fn headers_len(&self) -> usize {
