@@ -950,14 +950,7 @@ fn named_subjects(ip: Option<IpAddr>, kind: &str, name: &str) -> Vec<Subject> {
 /// `form-action` rather than one that would block the redirect).
 fn csp_source(redirect_uri: &str) -> Option<String> {
     let (scheme, rest) = redirect_uri.split_once(':')?;
-    let scheme_ok = scheme
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic())
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    if !scheme_ok {
+    if !crate::oauth::is_uri_scheme(scheme) {
         return None;
     }
     let scheme = scheme.to_ascii_lowercase();

@@ -206,12 +206,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), InvalidRedirectUri> {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err(InvalidRedirectUri::Scheme);
     };
-    let scheme_ok = !scheme.is_empty()
-        && scheme.as_bytes()[0].is_ascii_alphabetic()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    if !scheme_ok {
+    if !is_uri_scheme(scheme) {
         return Err(InvalidRedirectUri::Scheme);
     }
     match scheme.to_ascii_lowercase().as_str() {
@@ -241,6 +236,14 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), InvalidRedirectUri> {
         s if s.contains('.') => Ok(()),
         _ => Err(InvalidRedirectUri::Scheme),
     }
+}
+
+/// Whether `s` is a URI scheme (RFC 3986 §3.1): a letter, then letters,
+/// digits, `+`, `-` and `.`.
+pub(crate) fn is_uri_scheme(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 /// The host of `//host[:port]/…`, lowercased comparison left to the caller.

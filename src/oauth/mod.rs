@@ -39,6 +39,7 @@ mod service;
 mod token;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, ValidatedAuthorization};
+pub(crate) use client::is_uri_scheme;
 pub use client::{
     ClientId, ClientInfo, ClientKind, ClientStore, InvalidClientId, InvalidRedirectUri,
     MAX_REDIRECT_URI_LEN, MAX_REDIRECT_URIS, OAuthClient, redirect_uri_matches,
