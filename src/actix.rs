@@ -94,11 +94,11 @@ impl HeaderSource for HeaderMap {
         self.get(header_name(name)?).and_then(|v| v.to_str().ok())
     }
 
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values(&self, name: &str) -> Vec<Option<&str>> {
         let Some(name) = header_name(name) else {
             return Vec::new();
         };
-        self.get_all(name).filter_map(|v| v.to_str().ok()).collect()
+        self.get_all(name).map(|v| v.to_str().ok()).collect()
     }
 
     fn single_header(&self, name: &str) -> Result<Option<&str>, crate::Rejection> {
@@ -110,6 +110,14 @@ impl HeaderSource for HeaderMap {
 
     fn headers_len(&self) -> usize {
         self.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
+    }
+
+    fn header_stats(&self) -> crate::http::HeaderStats {
+        crate::http::HeaderStats::count(
+            self.iter().map(|(n, v)| (n, v.len())),
+            |n| n.as_str().len(),
+            |n| *n == actix_web::http::header::HOST,
+        )
     }
 }
 
@@ -138,7 +146,12 @@ pub fn to_neutral(req: &actix_web::HttpRequest, body: Vec<u8>) -> HttpRequest {
     request.headers = req
         .headers()
         .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                crate::http::readable_or_replaced(v.as_bytes()),
+            )
+        })
         .collect();
     request.body = body;
     request.peer = req.peer_addr().map(|a| a.ip());

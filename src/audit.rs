@@ -45,6 +45,12 @@ pub enum Actor {
         /// The client's id.
         client_id: ClientId,
     },
+    /// An operator acting outside any request, such as a command-line tool
+    /// minting a new admin key.
+    Operator {
+        /// What the operator used, in words (`"admin-key command"`).
+        via: String,
+    },
 }
 
 /// What happened.
@@ -124,7 +130,7 @@ pub enum AuditEventKind {
         revoked: u64,
     },
     /// Requests were refused with 429 after too many failed
-    /// authentications (see [`crate::http::ThrottleConfig`]).
+    /// authentications (see [`crate::throttle`]).
     Throttled {
         /// Seconds until requests are accepted again.
         retry_after: u64,

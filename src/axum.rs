@@ -84,14 +84,11 @@ impl HeaderSource for HeaderMap {
         self.get(header_name(name)?).and_then(|v| v.to_str().ok())
     }
 
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values(&self, name: &str) -> Vec<Option<&str>> {
         let Some(name) = header_name(name) else {
             return Vec::new();
         };
-        self.get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect()
+        self.get_all(name).iter().map(|v| v.to_str().ok()).collect()
     }
 
     fn single_header(&self, name: &str) -> Result<Option<&str>, crate::Rejection> {
@@ -103,6 +100,14 @@ impl HeaderSource for HeaderMap {
 
     fn headers_len(&self) -> usize {
         self.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
+    }
+
+    fn header_stats(&self) -> crate::http::HeaderStats {
+        crate::http::HeaderStats::count(
+            self.iter().map(|(n, v)| (n, v.len())),
+            |n| n.as_str().len(),
+            |n| *n == axum::http::header::HOST,
+        )
     }
 }
 
@@ -393,7 +398,12 @@ pub fn to_neutral(parts: &Parts, body: Vec<u8>) -> HttpRequest {
     request.headers = parts
         .headers
         .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                crate::http::readable_or_replaced(v.as_bytes()),
+            )
+        })
         .collect();
     request.body = body;
     request.peer = peer(&parts.extensions);

@@ -6,8 +6,10 @@
 //!
 //! Cargo features: `axum` and `actix` (framework adapters over the [`http`]
 //! layer), `sqlite` and `postgres` (SQL stores, with their migrations),
-//! `testkit` (conformance tests for your own store implementations). The
-//! in-memory stores and the framework-neutral core need none.
+//! `redis` (the [`throttle`]'s failure counters shared by a fleet),
+//! `metrics` and `prometheus` (see [`metrics`]), `testkit` (conformance
+//! tests for your own store implementations). The in-memory stores and the
+//! framework-neutral core need none.
 //!
 //! The crate follows one idea: *decide purely, act through traits*. Every
 //! security decision ([`verify`](api_key::verify) for a key) is a pure
@@ -96,15 +98,18 @@ pub mod axum;
 mod clock;
 mod error;
 pub mod http;
+pub mod metrics;
 pub mod oauth;
 mod principal;
 mod scope;
 mod secret;
+pub mod signing;
 pub mod store;
 mod tenant;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+pub mod throttle;
 
 pub use api_key::{
     ApiKeyConfig, ApiKeyError, ApiKeyInfo, ApiKeyRecord, ApiKeyStatus, ApiKeyStore, ApiKeys,
@@ -128,11 +133,14 @@ pub use secret::{
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::RedisCounters;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use store::StoreOptions;
-pub use store::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore};
+pub use store::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore};
 pub use tenant::{InvalidTenantId, MAX_TENANT_LEN, TenantId};

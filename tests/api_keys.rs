@@ -1027,8 +1027,9 @@ async fn no_authentication_succeeds_after_revoke_returns() {
 async fn http_auth_answers_alike_whether_or_not_the_store_waits() {
     use papyrus_auth::{
         Authenticator, MemoryClientStore, MemoryGrantStore,
-        http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers, TenantSource, ThrottleConfig},
+        http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers, TenantSource},
         oauth::AuthorizationServer,
+        throttle::ThrottleConfig,
     };
     let stores: [Arc<dyn ApiKeyStore>; 2] =
         [Arc::new(MemoryApiKeyStore::new()), Arc::new(Spy::default())];

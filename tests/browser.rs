@@ -11,7 +11,6 @@ mod app;
 
 use std::{
     io::Read,
-    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
     thread,
@@ -178,6 +177,8 @@ async fn browser_oauth_login_and_admin_key_lifecycle() {
         base_url: base_url.clone(),
         trusted_proxies: TrustedProxies::none(),
         database_url: None,
+        redis_url: None,
+        metrics: None,
     })
     .await
     .unwrap();
@@ -186,9 +187,11 @@ async fn browser_oauth_login_and_admin_key_lifecycle() {
         .clone()
         .expect("the demo's bootstrap admin key");
     let server = tokio::spawn(async move {
-        axum::serve(
+        app::serve(
             listener,
-            app::router(demo).into_make_service_with_connect_info::<SocketAddr>(),
+            app::router(demo),
+            app::ConnectionLimits::default(),
+            std::future::pending(),
         )
         .await
     });

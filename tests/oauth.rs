@@ -1851,17 +1851,20 @@ async fn client_registration_is_validated() {
     )
     .with_client_id(f.spa.client_id.clone());
     assert!(matches!(
-        f.server.register_client(&f.acme, dup, &Actor::System).await,
-        Err(papyrus_auth::oauth::ClientError::Store(_))
-    ));
-    assert_eq!(f.server.list_clients(&f.acme).await.unwrap().len(), 2);
-    assert!(
         f.server
-            .list_clients(&"globex".parse().unwrap())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+            .register_client(&f.acme, dup.clone(), &Actor::System)
+            .await,
+        Err(papyrus_auth::oauth::ClientError::Conflict)
+    ));
+    // Client ids are unique per tenant: another tenant may use the same id.
+    let globex = "globex".parse().unwrap();
+    assert!(f.server.list_clients(&globex).await.unwrap().is_empty());
+    f.server
+        .register_client(&globex, dup, &Actor::System)
+        .await
+        .unwrap();
+    assert_eq!(f.server.list_clients(&globex).await.unwrap().len(), 1);
+    assert_eq!(f.server.list_clients(&f.acme).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

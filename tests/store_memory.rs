@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use papyrus_auth::{
-    MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore, testkit,
+    MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore,
+    testkit,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -22,6 +23,11 @@ async fn memory_grant_store_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_signing_key_store_conforms() {
+    testkit::signing_key_store(Arc::new(MemorySigningKeyStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_audit_log_conforms() {
     testkit::audit_log(Arc::new(MemoryAuditLog::new())).await;
 }
@@ -36,4 +42,9 @@ async fn memory_stores_conform_as_trait_objects_and_twice_on_one_store() {
     for _ in 0..2 {
         testkit::run_all(keys.clone(), clients.clone(), grants.clone(), audit.clone()).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_failure_counters_conform() {
+    testkit::failure_counters(Arc::new(papyrus_auth::throttle::LocalCounters::default())).await;
 }

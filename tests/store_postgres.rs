@@ -151,6 +151,11 @@ async fn postgres_grant_store_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_signing_key_store_conforms() {
+    in_schema(|s| async move { testkit::signing_key_store(s.store().await).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_audit_log_conforms() {
     in_schema(|s| async move { testkit::audit_log(s.store().await).await }).await;
 }
@@ -162,8 +167,10 @@ async fn postgres_connect_migrates_and_two_instances_share_the_database() {
     in_schema(|s| async move {
         let a = Arc::new(PostgresStore::connect(&s.url()).await.unwrap());
         let b = Arc::new(PostgresStore::connect(&s.url()).await.unwrap());
-        testkit::run_all(a.clone(), a.clone(), a.clone(), a).await;
-        testkit::run_all(b.clone(), b.clone(), b.clone(), b).await;
+        testkit::run_all(a.clone(), a.clone(), a.clone(), a.clone()).await;
+        testkit::run_all(b.clone(), b.clone(), b.clone(), b.clone()).await;
+        testkit::signing_key_store(a).await;
+        testkit::signing_key_store(b).await;
     })
     .await;
 }

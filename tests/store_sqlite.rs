@@ -80,6 +80,12 @@ async fn sqlite_grant_store_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_signing_key_store_conforms() {
+    let db = TempDb::new("signing");
+    testkit::signing_key_store(db.store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_audit_log_conforms() {
     let db = TempDb::new("audit");
     testkit::audit_log(db.store().await).await;
@@ -582,7 +588,10 @@ async fn connect_creates_the_file_in_wal_mode_and_migrates_idempotently() {
         .fetch_one(again.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 2, "0001_init and 0002_refresh_handle, each once");
+    assert_eq!(
+        applied, 3,
+        "0001_init, 0002_refresh_handle and 0003_fleet, each once"
+    );
 }
 
 #[tokio::test]

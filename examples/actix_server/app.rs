@@ -84,6 +84,7 @@ async fn me(principal: Principal) -> actix_web::HttpResponse {
 async fn page(demo: web::Data<Demo>, req: HttpRequest) -> actix_web::HttpResponse {
     match req.path() {
         "/app/config.json" => into_response(demo.spa_config()),
+        "/metrics" => into_response(demo.metrics()),
         path => into_response(demo::static_asset(path).unwrap_or_else(|| {
             HttpResponse::json(404, &serde_json::json!({"error": "not_found"}))
         })),
@@ -154,6 +155,7 @@ pub fn configure_app(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone + S
             "/app/spa.js",
             "/app/config.json",
             "/static/style.css",
+            "/metrics",
         ] {
             cfg.service(
                 web::resource(path)
@@ -171,7 +173,11 @@ pub fn configure_app(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone + S
 /// a tokio test included. Returns once the server accepts connections; stop
 /// it with [`ServerHandle::stop`] (graceful: in-flight requests get up to a
 /// second, which idle keep-alive connections also hold it up).
-pub fn start(demo: Demo, listener: std::net::TcpListener) -> std::io::Result<ServerHandle> {
+pub fn start(
+    demo: Demo,
+    listener: std::net::TcpListener,
+    limits: demo::ConnectionLimits,
+) -> std::io::Result<ServerHandle> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("papyrus-actix".into())
@@ -179,10 +185,18 @@ pub fn start(demo: Demo, listener: std::net::TcpListener) -> std::io::Result<Ser
             let system = actix_web::rt::System::new();
             system.block_on(async move {
                 let app = configure_app(demo);
+                // The connection limits of the axum server: headers within
+                // `header_read` (an idle keep-alive connection is closed
+                // after it too), at most `max_connections` at once (one
+                // worker). The handlers wait on nothing slow, so there is no
+                // per-request deadline to add.
                 let server = match HttpServer::new(move || App::new().configure(app.clone()))
                     .workers(1)
                     .disable_signals()
                     .shutdown_timeout(1)
+                    .client_request_timeout(limits.header_read)
+                    .keep_alive(limits.header_read)
+                    .max_connections(limits.max_connections)
                     .listen(listener)
                 {
                     Ok(server) => server.run(),

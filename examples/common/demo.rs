@@ -4,44 +4,59 @@
 
 #![allow(dead_code, unreachable_pub)] // Shared by the examples and the tests: each uses a part.
 
-use std::{error::Error, sync::Arc};
+use std::{error::Error, sync::Arc, time::Duration};
 
 use dashmap::DashMap;
 use papyrus_auth::{
     Actor, ApiKeyStore, ApiKeys, AuditLog, Authenticator, MemoryApiKeyStore, MemoryAuditLog,
-    MemoryClientStore, MemoryGrantStore, NewApiKey, PostgresStore, Principal, SqliteStore, Tee,
-    TenantId, TracingAuditSink,
+    MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore, NewApiKey, PostgresStore,
+    Principal, RedisCounters, SqliteStore, Tee, TenantId, TracingAuditSink,
     http::{HttpAuth, HttpAuthConfig, HttpResponse, StaticUsers, TenantSource, TrustedProxies},
     oauth::{
         AuthorizationServer, AuthorizationServerConfig, ClientError, ClientId, ClientKind,
         ClientStore, GrantStore, NewClient,
     },
+    signing::SigningKeyStore,
 };
 
-/// The four stores the demo runs on.
-type Stores = (
-    Arc<dyn ApiKeyStore>,
-    Arc<dyn ClientStore>,
-    Arc<dyn GrantStore>,
-    Arc<dyn AuditLog>,
-);
+/// The stores the demo runs on.
+struct Stores {
+    keys: Arc<dyn ApiKeyStore>,
+    clients: Arc<dyn ClientStore>,
+    grants: Arc<dyn GrantStore>,
+    audit: Arc<dyn AuditLog>,
+    signing: Arc<dyn SigningKeyStore>,
+}
+
+impl Stores {
+    fn of<S>(store: S) -> Self
+    where
+        S: ApiKeyStore + ClientStore + GrantStore + AuditLog + SigningKeyStore,
+    {
+        let s = Arc::new(store);
+        Self {
+            keys: s.clone(),
+            clients: s.clone(),
+            grants: s.clone(),
+            audit: s.clone(),
+            signing: s,
+        }
+    }
+}
 
 /// Opens the stores named by `url` (memory when `None`).
 async fn open_stores(url: Option<&str>) -> Result<Stores, Box<dyn Error + Send + Sync>> {
     Ok(match url {
-        None => (
-            Arc::new(MemoryApiKeyStore::new()),
-            Arc::new(MemoryClientStore::new()),
-            Arc::new(MemoryGrantStore::new()),
-            Arc::new(MemoryAuditLog::new()),
-        ),
-        Some(url) if url.starts_with("sqlite:") => {
-            let s = Arc::new(SqliteStore::connect(url).await?);
-            (s.clone(), s.clone(), s.clone(), s)
-        }
+        None => Stores {
+            keys: Arc::new(MemoryApiKeyStore::new()),
+            clients: Arc::new(MemoryClientStore::new()),
+            grants: Arc::new(MemoryGrantStore::new()),
+            audit: Arc::new(MemoryAuditLog::new()),
+            signing: Arc::new(MemorySigningKeyStore::new()),
+        },
+        Some(url) if url.starts_with("sqlite:") => Stores::of(SqliteStore::connect(url).await?),
         Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
-            let s = Arc::new(PostgresStore::connect(url).await?);
-            (s.clone(), s.clone(), s.clone(), s)
+            Stores::of(PostgresStore::connect(url).await?)
         }
         Some(other) => {
             return Err(format!(
@@ -62,6 +77,8 @@ pub const SPA_CLIENT_ID: &str = "demo-spa";
 pub const DEMO_USER: (&str, &str) = ("alice", "wonderland");
 /// The name of the admin key made at first start.
 pub const BOOTSTRAP_KEY_NAME: &str = "bootstrap admin";
+/// The name of an admin key minted by `-- admin-key`.
+pub const RECOVERED_KEY_NAME: &str = "admin (minted by the admin-key command)";
 /// Scopes the admin key holds.
 pub const ADMIN_SCOPES: &str = "keys:admin tokens:introspect documents:read documents:write";
 
@@ -74,7 +91,20 @@ pub struct DemoConfig {
     pub trusted_proxies: TrustedProxies,
     /// `sqlite://…` or `postgres://…`; `None` keeps everything in memory.
     pub database_url: Option<String>,
+    /// `redis://…`: the throttle's failure counters, shared by every
+    /// instance; `None` counts in process.
+    pub redis_url: Option<String>,
+    /// The Prometheus recorder's handle, for `/metrics` (installed once per
+    /// process, by `main`; feature `prometheus`).
+    pub metrics: Option<MetricsHandle>,
 }
+
+/// The handle `/metrics` renders (feature `prometheus`).
+#[cfg(feature = "prometheus")]
+pub type MetricsHandle = papyrus_auth::metrics::PrometheusHandle;
+/// Nothing to render without feature `prometheus`.
+#[cfg(not(feature = "prometheus"))]
+pub type MetricsHandle = ();
 
 /// A document of the demo resource.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,70 +131,88 @@ pub struct Demo {
     pub config: DemoConfig,
 }
 
+/// The tenant source of the OAuth endpoints, which browsers reach: a
+/// `*.localhost` label, else the header, else tenant `acme` for the hosts
+/// this server answers on (and no other: an unknown host names no tenant).
+fn oauth_tenant_source(base_url: &str, tenant: &TenantId) -> TenantSource {
+    let own = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let own = match own.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => own,
+    };
+    let mut sources = vec![
+        TenantSource::HostLabel(".localhost".into()),
+        TenantSource::Header,
+    ];
+    for host in [own, "127.0.0.1", "localhost", "[::1]"] {
+        sources.push(TenantSource::Host {
+            host: host.to_owned(),
+            tenant: tenant.clone(),
+        });
+    }
+    TenantSource::FirstOf(sources)
+}
+
 impl Demo {
     /// Builds the stores and services, and bootstraps tenant `acme`.
     pub async fn start(config: DemoConfig) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let tenant: TenantId = TENANT.parse()?;
-        let (key_store, client_store, grant_store, audit) =
-            open_stores(config.database_url.as_deref()).await?;
-        let sink = Arc::new(Tee(audit.clone(), TracingAuditSink));
-        let keys = ApiKeys::new(key_store, sink.clone());
-        let oauth = AuthorizationServer::new(client_store, grant_store, sink)
+        let stores = open_stores(config.database_url.as_deref()).await?;
+        let sink = Arc::new(Tee(stores.audit.clone(), TracingAuditSink));
+        let keys = ApiKeys::new(stores.keys, sink.clone());
+        let oauth = AuthorizationServer::new(stores.clients, stores.grants, sink)
             .with_config(AuthorizationServerConfig::default().with_issuer(config.base_url.clone()));
         let users = StaticUsers::new().with_user(&tenant, DEMO_USER.0, DEMO_USER.1, "user_alice");
         let http_config = HttpAuthConfig::default()
             .with_api_tenant(TenantSource::Header)
-            .with_oauth_tenant(TenantSource::FirstOf(vec![
-                TenantSource::HostLabel(".localhost".into()),
-                TenantSource::Header,
-                TenantSource::Fixed(tenant.clone()),
-            ]))
+            .with_oauth_tenant(oauth_tenant_source(&config.base_url, &tenant))
             .with_trusted_proxies(config.trusted_proxies.clone())
             .with_secure_cookies(config.base_url.starts_with("https://"));
-        let auth = HttpAuth::new(
+        let mut auth = HttpAuth::new(
             Authenticator::new(keys.clone()),
             oauth.clone(),
-            audit,
+            stores.audit,
             Arc::new(users),
             http_config,
-        );
-
-        // First start only: an admin key, printed once, and the SPA's client.
-        // A restart on the same database finds them and creates nothing.
-        let bootstrapped = keys
-            .list(&tenant)
-            .await?
-            .iter()
-            .any(|k| k.name == BOOTSTRAP_KEY_NAME);
-        let admin_key = if bootstrapped {
-            None
-        } else {
-            let admin = keys
-                .create(
-                    &tenant,
-                    NewApiKey::new(BOOTSTRAP_KEY_NAME, ADMIN_SCOPES.parse()?),
-                    &Actor::System,
-                )
-                .await?;
-            Some(admin.key.expose_secret().to_owned())
-        };
-        let spa = ClientId::parse(SPA_CLIENT_ID)?;
-        if let Err(ClientError::NotFound) = oauth.get_client(&tenant, &spa).await {
-            oauth
-                .register_client(
-                    &tenant,
-                    NewClient::new(
-                        "Papyrus demo app",
-                        ClientKind::Public,
-                        format!("{}/app/callback", config.base_url),
-                        "documents:read documents:write".parse()?,
-                    )
-                    .with_client_id(spa)
-                    .with_default_scopes("documents:read".parse()?),
-                    &Actor::System,
-                )
-                .await?;
+        )
+        // A consent form drawn by one instance verifies on every other.
+        .with_signing_keys(stores.signing);
+        if let Some(url) = &config.redis_url {
+            // Every instance counts failures in one place.
+            auth = auth.with_failure_counters(Arc::new(RedisCounters::new(url)?));
         }
+
+        // First start only: the SPA's client, and an admin key printed once.
+        // Registering the client is the claim: of instances starting together
+        // on an empty database, the one whose insert wins makes the admin key;
+        // the others (and every restart) find the client and make nothing.
+        let spa = NewClient::new(
+            "Papyrus demo app",
+            ClientKind::Public,
+            format!("{}/app/callback", config.base_url),
+            "documents:read documents:write".parse()?,
+        )
+        .with_client_id(ClientId::parse(SPA_CLIENT_ID)?)
+        .with_default_scopes("documents:read".parse()?);
+        let admin_key = match oauth.register_client(&tenant, spa, &Actor::System).await {
+            Ok(_) => {
+                let admin = keys
+                    .create(
+                        &tenant,
+                        NewApiKey::new(BOOTSTRAP_KEY_NAME, ADMIN_SCOPES.parse()?),
+                        &Actor::System,
+                    )
+                    .await?;
+                Some(admin.key.expose_secret().to_owned())
+            }
+            Err(ClientError::Conflict) => None,
+            Err(e) => return Err(e.into()),
+        };
         Ok(Self {
             auth,
             documents: Arc::new(DashMap::new()),
@@ -284,6 +332,55 @@ const INDEX: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8
 <li><a href="/.well-known/oauth-authorization-server">Server metadata</a></li></ul>
 </main></body></html>"#;
 
+/// Limits on the connections of the example servers (both frameworks).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A request's headers must arrive within this (a connection idle
+    /// between requests is closed after it too). Default 10 s.
+    pub header_read: Duration,
+    /// A request must be answered within this, or gets `503`. Default 30 s.
+    pub request: Duration,
+    /// The most connections served at once; more wait to be accepted.
+    /// Default 1,024.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// What the example servers were asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Serve (no arguments).
+    Serve,
+    /// `admin-key --tenant <tenant>`: mint a new admin key in the database
+    /// (audited), print it and exit: the way back for whoever lost theirs.
+    AdminKey { tenant: String },
+}
+
+impl Command {
+    /// The command named by the arguments after the program's name.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        match args {
+            [] => Ok(Self::Serve),
+            [cmd, flag, tenant] if cmd == "admin-key" && flag == "--tenant" => Ok(Self::AdminKey {
+                tenant: tenant.clone(),
+            }),
+            _ => Err(
+                "usage: server                          serve\n       server admin-key --tenant <tenant>   mint a new admin API key and exit"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
 /// What the example servers read from the environment.
 #[derive(Debug, Clone)]
 pub struct ServerEnv {
@@ -294,6 +391,11 @@ pub struct ServerEnv {
     /// `PAPYRUS_DATABASE_URL`, default `sqlite://papyrus-auth.db` (the
     /// embedded default: a SQLite file in the working directory).
     pub database_url: String,
+    /// `PAPYRUS_REDIS_URL`, such as `redis://127.0.0.1:6379`: the
+    /// throttle's counters, shared by a fleet. Default none (in process).
+    pub redis_url: Option<String>,
+    /// What to do (the command-line arguments).
+    pub command: Command,
 }
 
 impl ServerEnv {
@@ -316,24 +418,68 @@ impl ServerEnv {
         };
         let database_url = std::env::var("PAPYRUS_DATABASE_URL")
             .unwrap_or_else(|_| "sqlite://papyrus-auth.db".into());
+        let redis_url = std::env::var("PAPYRUS_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let command = Command::parse(&args)?;
         Ok(Self {
             addr,
             proxies,
             database_url,
+            redis_url,
+            command,
         })
     }
 
-    /// Starts the demo for a server listening at `bound`.
+    /// Starts the demo for a server listening at `bound`, with `/metrics`
+    /// served from a Prometheus recorder installed now.
     pub async fn demo(
         &self,
         bound: std::net::SocketAddr,
     ) -> Result<Demo, Box<dyn Error + Send + Sync>> {
+        // Installed before the HTTP layer is built, which registers its
+        // counters with it.
+        #[cfg(feature = "prometheus")]
+        let metrics = Some(papyrus_auth::metrics::install_prometheus()?);
+        #[cfg(not(feature = "prometheus"))]
+        let metrics = None;
         Demo::start(DemoConfig {
             base_url: format!("http://{bound}"),
             trusted_proxies: self.proxies.clone(),
             database_url: Some(self.database_url.clone()),
+            redis_url: self.redis_url.clone(),
+            metrics,
         })
         .await
+    }
+
+    /// `admin-key --tenant <tenant>`: mints a new admin key in the
+    /// database (audited as the operator's), prints it, and returns.
+    pub async fn mint_admin_key(&self, tenant: &str) -> Result<(), Box<dyn Error + Send + Sync>> {
+        let tenant: TenantId = tenant
+            .parse()
+            .map_err(|e| format!("--tenant {tenant:?}: {e}"))?;
+        let stores = open_stores(Some(&self.database_url)).await?;
+        let sink = Arc::new(Tee(stores.audit, TracingAuditSink));
+        let keys = ApiKeys::new(stores.keys, sink);
+        let actor = Actor::Operator {
+            via: "admin-key command".to_owned(),
+        };
+        let created = keys
+            .create(
+                &tenant,
+                NewApiKey::new(RECOVERED_KEY_NAME, ADMIN_SCOPES.parse()?),
+                &actor,
+            )
+            .await?;
+        println!(
+            "new admin API key for tenant {tenant} (shown once; scopes: {ADMIN_SCOPES}; id {}):",
+            created.info.id
+        );
+        println!("    {}", created.key.expose_secret());
+        println!("  revoke the old one through the admin API if it may have leaked");
+        Ok(())
     }
 }
 
@@ -354,8 +500,11 @@ impl Demo {
                 println!("    {key}");
             }
             None => println!(
-                "  the admin API key was printed at first start (delete the database to start over)"
+                "  the admin API key was printed at first start (lost it? `-- admin-key --tenant {TENANT}` mints another)"
             ),
+        }
+        if let Some(url) = &self.config.redis_url {
+            println!("  failure counters: {}", redact_url(url));
         }
         println!(
             "  demo user for the login page: {} / {}",
@@ -368,8 +517,35 @@ impl Demo {
         );
     }
 
-    /// Purges expired codes and tokens every minute, in the background.
+    /// `GET /metrics`: the Prometheus text format (feature `prometheus`;
+    /// a 404 without it).
+    pub fn metrics(&self) -> HttpResponse {
+        #[cfg(feature = "prometheus")]
+        if let Some(handle) = &self.config.metrics {
+            return papyrus_auth::http::metrics_response(handle);
+        }
+        HttpResponse::json(
+            404,
+            &json!({
+                "error": "not_found",
+                "error_description": "metrics are served with --features prometheus"
+            }),
+        )
+    }
+
+    /// Purges expired codes and tokens every minute, and keeps the metrics
+    /// recorder's histograms drained, in the background.
     pub fn spawn_purge(&self) {
+        #[cfg(feature = "prometheus")]
+        if let Some(handle) = self.config.metrics.clone() {
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    handle.run_upkeep();
+                }
+            });
+        }
         let oauth = self.auth.oauth().clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));

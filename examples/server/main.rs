@@ -5,27 +5,35 @@
 //! `PAPYRUS_ADDR` changes the address; `PAPYRUS_DATABASE_URL` the store
 //! (`sqlite://papyrus-auth.db` by default, or `postgres://…`);
 //! `PAPYRUS_TRUSTED_PROXIES` (a comma-separated list of CIDRs) names proxies
-//! whose `X-Forwarded-For` is believed.
+//! whose `X-Forwarded-For` is believed; `PAPYRUS_REDIS_URL`
+//! (`redis://127.0.0.1:6379`) shares the throttle's counters among
+//! instances. `/metrics` serves the Prometheus text format.
+//!
+//! `cargo run --example server -- admin-key --tenant acme` mints a new admin
+//! API key in the database (audited) and exits: the way back for whoever
+//! lost the one printed at first start.
 
 mod app;
 
-use std::{error::Error, net::SocketAddr};
+use std::error::Error;
 
-use app::demo::ServerEnv;
+use app::{
+    ConnectionLimits,
+    demo::{Command, ServerEnv},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let env = ServerEnv::from_env()?;
+    if let Command::AdminKey { tenant } = &env.command {
+        return env.mint_admin_key(tenant).await;
+    }
     let listener = tokio::net::TcpListener::bind(env.addr).await?;
     let demo = env.demo(listener.local_addr()?).await?;
     demo.print_banner();
     demo.spawn_purge();
     let app = app::router(demo);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    app::serve(listener, app, ConnectionLimits::default(), async {
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
     })

@@ -674,7 +674,12 @@ impl ApiKeys {
         let digest = self.checked_digest(key)?;
         let found = match self.store.find_by_digest_now(&digest) {
             Some(found) => found,
-            None => self.store.find_by_digest(&digest).await,
+            None => {
+                let timer = crate::metrics::StoreTimer::start("find_api_key");
+                let found = self.store.find_by_digest(&digest).await;
+                timer.stop();
+                found
+            }
         };
         match self.decide_found(found, &digest, tenant, client_ip, required) {
             Decided::Done(result) => result,

@@ -74,13 +74,18 @@ impl TrustedProxies {
     /// The client IP of a request from `peer` with `headers`.
     ///
     /// `None` when the peer is unknown, or when a trusted proxy forwarded a
-    /// hop that cannot be parsed (then no allowlist passes).
+    /// hop that cannot be parsed or a forwarding header that cannot be read
+    /// (a byte that is not visible ASCII): then no allowlist passes.
     pub fn client_ip(&self, peer: Option<IpAddr>, headers: &impl HeaderSource) -> Option<IpAddr> {
         let peer = peer?;
         if !self.trusts(peer) {
             return Some(peer);
         }
-        let forwarded = headers.header_values("forwarded");
+        // An unreadable line of either header makes the address unknown:
+        // skipping it would take the address from the other header, or from
+        // the proxy itself.
+        let forwarded = readable(headers.header_values("forwarded"))?;
+        let x_forwarded_for = readable(headers.header_values("x-forwarded-for"))?;
         let hops: Vec<Option<IpAddr>> = if !forwarded.is_empty() {
             let joined = forwarded.join(",");
             if joined.len() > MAX_FORWARDED_LEN {
@@ -88,7 +93,7 @@ impl TrustedProxies {
             }
             joined.split(',').map(forwarded_for).collect()
         } else {
-            let joined = headers.header_values("x-forwarded-for").join(",");
+            let joined = x_forwarded_for.join(",");
             if joined.len() > MAX_FORWARDED_LEN {
                 return None;
             }
@@ -107,6 +112,16 @@ impl TrustedProxies {
         }
         Some(last_trusted)
     }
+}
+
+/// Every value, if every one is readable: present to the adapter as
+/// visible ASCII (an [`HttpRequest`](super::HttpRequest) keeps an unreadable
+/// byte as U+FFFD, which is not).
+fn readable(values: Vec<Option<&str>>) -> Option<Vec<&str>> {
+    values
+        .into_iter()
+        .map(|v| v.filter(|v| v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))))
+        .collect()
 }
 
 /// The `for=` address of one `Forwarded` element (RFC 7239 §4), if any.
@@ -194,5 +209,48 @@ mod tests {
         assert_eq!(lb.client_ip(ip("10.0.0.1"), &r), None);
         let long = req("X-Forwarded-For", &"1.1.1.1,".repeat(1000));
         assert_eq!(lb.client_ip(ip("10.0.0.1"), &long), None);
+    }
+
+    #[test]
+    fn an_unreadable_forwarding_line_makes_the_address_unknown() {
+        use crate::http::request::readable_or_replaced;
+        let lb = TrustedProxies::parse(["10.0.0.0/8"]).unwrap();
+        // As the adapters copy a line holding a byte that is not visible ASCII.
+        for (name, value) in [
+            ("X-Forwarded-For", b"\xff, 198.51.100.7".as_slice()),
+            ("Forwarded", b"for=\xff, for=198.51.100.7".as_slice()),
+        ] {
+            let mut r = HttpRequest::get("/");
+            r.headers.push((name.into(), readable_or_replaced(value)));
+            assert_eq!(lb.client_ip(ip("10.0.0.1"), &r), None, "{name}");
+        }
+        // Not skipped in favour of the other header.
+        let mut r = req("X-Forwarded-For", "198.51.100.7");
+        r.headers
+            .push(("Forwarded".into(), readable_or_replaced(b"for=\xff")));
+        assert_eq!(lb.client_ip(ip("10.0.0.1"), &r), None);
+
+        /// The adapters' header maps report such a line as unreadable.
+        struct Unreadable;
+        impl HeaderSource for Unreadable {
+            fn header(&self, _: &str) -> Option<&str> {
+                None
+            }
+            fn header_values(&self, name: &str) -> Vec<Option<&str>> {
+                match name {
+                    "x-forwarded-for" => vec![None, Some("198.51.100.7")],
+                    _ => Vec::new(),
+                }
+            }
+            fn headers_len(&self) -> usize {
+                0
+            }
+        }
+        assert_eq!(lb.client_ip(ip("10.0.0.1"), &Unreadable), None);
+        // From an untrusted peer nothing is read: the peer is the client.
+        assert_eq!(
+            lb.client_ip(ip("198.51.100.9"), &Unreadable),
+            ip("198.51.100.9")
+        );
     }
 }

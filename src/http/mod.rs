@@ -19,23 +19,27 @@
 
 use serde_json::{Value, json};
 
+mod admin;
+mod auth;
+mod bearer;
 mod client_ip;
-mod endpoints;
+mod consent;
+mod csrf;
 mod login;
+mod oauth;
 mod pages;
 mod request;
 mod tenant;
-mod throttle;
 
-pub use client_ip::TrustedProxies;
+pub use auth::{HttpAuth, HttpAuthConfig, body_too_large};
 #[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) use endpoints::Attempt;
-pub use endpoints::{HttpAuth, HttpAuthConfig, body_too_large};
-pub use login::{CSRF_COOKIE, CsrfKey, StaticUsers, UserDirectory};
-pub(crate) use request::at_most_one;
-pub use request::{HeaderSource, HttpRequest};
+pub(crate) use bearer::Attempt;
+pub use client_ip::TrustedProxies;
+pub use csrf::{CSRF_COOKIE, CsrfKey, DEVICE_COOKIE};
+pub use login::{StaticUsers, UserDirectory};
+pub use request::{HeaderSource, HeaderStats, HttpRequest};
+pub(crate) use request::{at_most_one, readable_or_replaced};
 pub use tenant::TenantSource;
-pub use throttle::{Throttle, ThrottleConfig};
 
 use crate::{
     ApiKeyError, AuthError, Rejection, TenantId,
@@ -418,6 +422,13 @@ pub fn client_error_response(error: &ClientError) -> HttpResponse {
         ClientError::NotFound => {
             HttpResponse::json(404, &error_body("not_found", "no such client"))
         }
+        ClientError::Conflict => HttpResponse::json(
+            409,
+            &error_body(
+                "conflict",
+                "this tenant has a client with this client_id already",
+            ),
+        ),
         ClientError::Store(e) => {
             tracing::error!(error = %e, "store failure during client administration");
             unavailable_response()
@@ -469,6 +480,25 @@ pub fn metadata_response(metadata: &ServerMetadata) -> HttpResponse {
     let mut r = HttpResponse::json(200, &body);
     r.headers.retain(|(n, _)| *n != "Cache-Control");
     r.with_header("Cache-Control", "public, max-age=3600".to_owned())
+}
+
+/// The `/metrics` response for a Prometheus handle (feature `prometheus`;
+/// see [`crate::metrics`]): `200`, the text exposition format, never
+/// cached.
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub fn metrics_response(handle: &metrics_exporter_prometheus::PrometheusHandle) -> HttpResponse {
+    HttpResponse {
+        status: 200,
+        headers: vec![
+            (
+                "Content-Type",
+                "text/plain; version=0.0.4; charset=utf-8".to_owned(),
+            ),
+            ("Cache-Control", "no-store".to_owned()),
+        ],
+        body: handle.render(),
+    }
 }
 
 /// The redirect that answers an authorization request with an error.

@@ -8,10 +8,14 @@ use crate::Rejection;
 /// framework's header map; [`HttpRequest`] implements it too.
 pub trait HeaderSource {
     /// The first value of header `name` (case-insensitive), if present and
-    /// valid UTF-8.
+    /// readable (visible ASCII, as `http::HeaderValue::to_str` reads it).
     fn header(&self, name: &str) -> Option<&str>;
-    /// Every value of header `name`, in order.
-    fn header_values(&self, name: &str) -> Vec<&str>;
+    /// Every value of header `name`, in order: `None` for a value that is
+    /// present but not readable. Callers must not skip those: an unreadable
+    /// forwarding header makes the client address unknown (which a
+    /// non-empty IP allowlist refuses), where skipping it would let the
+    /// address come from another header or from the proxy itself.
+    fn header_values(&self, name: &str) -> Vec<Option<&str>>;
     /// The value of header `name` if it is sent at most once (`None` when
     /// absent or not UTF-8); [`Rejection::RepeatedHeader`] when it is sent
     /// more than once. The credential and tenant headers are read with it.
@@ -22,10 +26,45 @@ pub trait HeaderSource {
     ///
     /// [`Rejection::RepeatedHeader`].
     fn single_header(&self, name: &str) -> Result<Option<&str>, Rejection> {
-        at_most_one(self.header_values(name).into_iter().map(Some))
+        at_most_one(self.header_values(name).into_iter())
     }
     /// Total bytes of all header names and values (for size limits).
     fn headers_len(&self) -> usize;
+    /// [`headers_len`](Self::headers_len) and the number of `Host` lines,
+    /// which the middleware reads for every request: the default reads
+    /// them apart; the adapters count both in one pass over the headers.
+    fn header_stats(&self) -> HeaderStats {
+        HeaderStats {
+            bytes: self.headers_len(),
+            host_lines: self.header_values("host").len(),
+        }
+    }
+}
+
+/// What [`HeaderSource::header_stats`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HeaderStats {
+    /// Total bytes of all header names and values.
+    pub bytes: usize,
+    /// How many `Host` lines the request has (RFC 9112 §3.2: more than one
+    /// is a 400).
+    pub host_lines: usize,
+}
+
+impl HeaderStats {
+    /// Counts over `(name, value length)` pairs, `is_host` telling the
+    /// `Host` lines: the adapters' one pass.
+    pub(crate) fn count<N>(
+        headers: impl Iterator<Item = (N, usize)>,
+        name_len: impl Fn(&N) -> usize,
+        is_host: impl Fn(&N) -> bool,
+    ) -> Self {
+        headers.fold(Self::default(), |stats, (name, value_len)| Self {
+            bytes: stats.bytes + name_len(&name) + value_len,
+            host_lines: stats.host_lines + usize::from(is_host(&name)),
+        })
+    }
 }
 
 /// The one value of a header given its values in order (`None` for one that
@@ -51,7 +90,10 @@ pub struct HttpRequest {
     pub path: String,
     /// The raw query string (without `?`), possibly empty.
     pub query: String,
-    /// Headers (names in any case).
+    /// Headers (names in any case). The adapters copy a value that is not
+    /// visible ASCII with its unreadable bytes replaced by U+FFFD, so that
+    /// it is refused where it is parsed (a forwarding header, a credential)
+    /// rather than silently absent.
     pub headers: Vec<(String, String)>,
     /// The body (already bounded by the adapter).
     pub body: Vec<u8>,
@@ -105,6 +147,7 @@ impl HttpRequest {
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.header_values("cookie")
             .into_iter()
+            .flatten()
             .flat_map(|h| h.split(';'))
             .find_map(|c| {
                 let (k, v) = c.trim().split_once('=')?;
@@ -121,11 +164,11 @@ impl HeaderSource for HttpRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values(&self, name: &str) -> Vec<Option<&str>> {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| Some(v.as_str()))
             .collect()
     }
 
@@ -140,6 +183,34 @@ impl HeaderSource for HttpRequest {
 
     fn headers_len(&self) -> usize {
         self.headers.iter().map(|(n, v)| n.len() + v.len()).sum()
+    }
+
+    fn header_stats(&self) -> HeaderStats {
+        HeaderStats::count(
+            self.headers.iter().map(|(n, v)| (n, v.len())),
+            |n| n.len(),
+            |n| n.eq_ignore_ascii_case("host"),
+        )
+    }
+}
+
+/// A header value as [`HttpRequest`] keeps it: the value itself when it is
+/// visible ASCII, else with every unreadable byte replaced by U+FFFD (so a
+/// forwarding header or credential holding one is refused where it is
+/// parsed, never skipped as absent).
+pub(crate) fn readable_or_replaced(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(s) if s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) => s.to_owned(),
+        _ => value
+            .iter()
+            .map(|&b| {
+                if b == b'\t' || (0x20..0x7f).contains(&b) {
+                    char::from(b)
+                } else {
+                    char::REPLACEMENT_CHARACTER
+                }
+            })
+            .collect(),
     }
 }
 

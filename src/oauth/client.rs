@@ -320,7 +320,9 @@ pub trait ClientStore: fmt::Debug + Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`crate::StoreErrorKind::Conflict`] if the id exists (in any tenant).
+    /// [`crate::StoreErrorKind::Conflict`] if the tenant has a client with
+    /// this id. Ids are unique per tenant: the same id in another tenant is
+    /// another client.
     async fn insert(&self, client: &OAuthClient) -> Result<(), StoreError>;
 
     /// The client with this id in this tenant: read on every authorization

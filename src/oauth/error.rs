@@ -100,6 +100,30 @@ pub struct OAuthError {
     /// For `invalid_client`: whether the client tried HTTP Basic, so the
     /// response carries `WWW-Authenticate: Basic` (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// For a failed client authentication or a refused grant: what kind of
+    /// credential failed, which says what the failure throttle counts it
+    /// against (see [`crate::throttle`]). `None` for other errors.
+    pub failure: Option<CredentialFailure>,
+}
+
+/// What kind of credential a token, revocation or introspection request
+/// failed on: the failure throttle counts each differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialFailure {
+    /// Client authentication failed (unknown client, wrong or missing
+    /// secret, malformed credentials): counted against the client address
+    /// and the client id from that address.
+    Client,
+    /// A code or refresh token this server did not issue (or no longer
+    /// knows): a guess, counted against the client address and the
+    /// presented value.
+    UnknownGrant,
+    /// A code or refresh token this server issued, refused (replayed,
+    /// rotated, revoked, expired, another client's, a PKCE or redirect
+    /// mismatch): counted against that credential alone, never its
+    /// address (the losers of a refresh race, a stale replica).
+    KnownGrant,
 }
 
 impl OAuthError {
@@ -122,10 +146,16 @@ impl OAuthError {
                     .collect(),
             )
         };
+        let failure = match code {
+            OAuthErrorCode::InvalidClient => Some(CredentialFailure::Client),
+            OAuthErrorCode::InvalidGrant => Some(CredentialFailure::KnownGrant),
+            _ => None,
+        };
         Self {
             code,
             description,
             basic_challenge: false,
+            failure,
         }
     }
 
@@ -133,9 +163,17 @@ impl OAuthError {
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(OAuthErrorCode::InvalidRequest, description)
     }
-    /// `invalid_grant`.
+    /// `invalid_grant` for a grant this server issued (see
+    /// [`CredentialFailure::KnownGrant`]).
     pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(OAuthErrorCode::InvalidGrant, description)
+    }
+    /// `invalid_grant` for a code or refresh token this server does not
+    /// know (see [`CredentialFailure::UnknownGrant`]).
+    pub fn unknown_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::new(OAuthErrorCode::InvalidGrant, description);
+        e.failure = Some(CredentialFailure::UnknownGrant);
+        e
     }
     /// `invalid_client`.
     pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {

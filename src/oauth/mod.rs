@@ -48,11 +48,12 @@ pub use client::{
 pub use config::{
     AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL, MAX_REFRESH_REUSE_GRACE,
 };
-pub use error::{OAuthError, OAuthErrorCode};
+pub use error::{CredentialFailure, OAuthError, OAuthErrorCode};
 pub use grant::{
     AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, FamilyId, GrantStore, InsertTokens,
     NewTokens, RefreshTokenRecord, RotateRefresh,
 };
+pub(crate) use params::Params;
 pub use params::{MAX_PARAM_LEN, MAX_PARAMS};
 pub use pkce::{
     CodeChallenge, CodeChallengeMethod, PKCE_MAX_LEN, PKCE_MIN_LEN, is_valid_verifier_syntax,
@@ -61,4 +62,5 @@ pub use service::{
     ACCESS_TOKEN_PREFIX, AuthorizationServer, CLIENT_SECRET_PREFIX, CODE_PREFIX, ClientError,
     NewClient, REFRESH_TOKEN_PREFIX, RegisteredClient,
 };
+pub(crate) use token::presented_client_id;
 pub use token::{Introspection, ServerMetadata, TokenRequest, TokenResponse};

@@ -33,14 +33,29 @@ impl<'a> Params<'a> {
     /// `invalid_request` for more than [`MAX_PARAMS`] parameters or a value
     /// longer than [`MAX_PARAM_LEN`].
     pub(crate) fn parse(input: &'a str) -> Result<Self, OAuthError> {
+        Self::parse_bounded(input, MAX_PARAMS, MAX_PARAM_LEN)
+    }
+
+    /// [`parse`](Self::parse) with other bounds: at most `max_params`
+    /// parameters, values of at most `max_len` bytes (the consent form's
+    /// are wider: a checkbox per scope, the whole authorization request).
+    ///
+    /// # Errors
+    ///
+    /// `invalid_request` past either bound.
+    pub(crate) fn parse_bounded(
+        input: &'a str,
+        max_params: usize,
+        max_len: usize,
+    ) -> Result<Self, OAuthError> {
         let mut pairs = Vec::with_capacity(8);
         for piece in input.split('&').filter(|p| !p.is_empty()) {
-            if pairs.len() == MAX_PARAMS {
+            if pairs.len() == max_params {
                 return Err(OAuthError::invalid_request("too many parameters"));
             }
             let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
             let (k, v) = (decode(k), decode(v));
-            if v.len() > MAX_PARAM_LEN || k.len() > 64 {
+            if v.len() > max_len || k.len() > 64 {
                 return Err(OAuthError::invalid_request("a parameter is too long"));
             }
             pairs.push((k, v));
@@ -66,6 +81,15 @@ impl<'a> Params<'a> {
             }
         }
         Ok(found)
+    }
+
+    /// Every non-empty value of `name`, in order (a repeatable field, such
+    /// as the consent form's `scope` checkboxes).
+    pub(crate) fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.pairs
+            .iter()
+            .filter(move |(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The value of `name`, which must be present.

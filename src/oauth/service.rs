@@ -137,6 +137,10 @@ pub enum ClientError {
     /// No such client in this tenant.
     #[error("no such client")]
     NotFound,
+    /// The tenant has a client with this id already (ids are unique per
+    /// tenant: another tenant's clients are neither visible nor in the way).
+    #[error("a client with this id exists in this tenant")]
+    Conflict,
     /// The store failed.
     #[error("store failure")]
     Store(#[from] StoreError),
@@ -256,7 +260,8 @@ impl AuthorizationServer {
     /// # Errors
     ///
     /// [`ClientError::Invalid`] for a bad name, redirect URI or scope set;
-    /// [`ClientError::Store`] when the store fails (or the id is taken).
+    /// [`ClientError::Conflict`] when the tenant has a client with the
+    /// chosen id; [`ClientError::Store`] when the store fails.
     pub async fn register_client(
         &self,
         tenant: &TenantId,
@@ -315,7 +320,13 @@ impl AuthorizationServer {
             refresh_token_ttl: new.refresh_token_ttl,
             created_at: now,
         };
-        self.clients.insert(&client).await?;
+        self.clients.insert(&client).await.map_err(|e| {
+            if e.kind() == crate::StoreErrorKind::Conflict {
+                ClientError::Conflict
+            } else {
+                ClientError::Store(e)
+            }
+        })?;
         self.emit(
             AuditEvent::new(
                 now,
@@ -537,7 +548,7 @@ impl AuthorizationServer {
         let now = self.clock.now();
         let digest = self.digest(code);
         let Some(record) = self.grants.find_code(&digest).await? else {
-            return Err(OAuthError::invalid_grant("unknown authorization code"));
+            return Err(OAuthError::unknown_grant("unknown authorization code"));
         };
         if record.tenant != *tenant || record.client_id != client.id {
             // Someone else's code: refused, with no side effect on its tokens.
@@ -577,7 +588,7 @@ impl AuthorizationServer {
                 return Err(self.code_replayed(&r, client, now).await?);
             }
             ConsumeCode::Unknown => {
-                return Err(OAuthError::invalid_grant("unknown authorization code"));
+                return Err(OAuthError::unknown_grant("unknown authorization code"));
             }
             ConsumeCode::FamilyRevoked => {
                 return Err(OAuthError::invalid_grant("authorization code revoked"));
@@ -613,7 +624,7 @@ impl AuthorizationServer {
             .map_err(|e| OAuthError::invalid_scope(Cow::Owned(format!("scope: {e}"))))?;
         if !is_token_shape(token, REFRESH_TOKEN_PREFIX) {
             // Never issued: nothing to look up.
-            return Err(OAuthError::invalid_grant("unknown refresh token"));
+            return Err(OAuthError::unknown_grant("unknown refresh token"));
         }
         let handle = family_handle(token, REFRESH_TOKEN_PREFIX);
         let now = self.clock.now();
@@ -715,7 +726,7 @@ impl AuthorizationServer {
                     self.reuse_detected(&r, client, now).await
                 }
             }
-            _ => Ok(OAuthError::invalid_grant("unknown refresh token")),
+            _ => Ok(OAuthError::unknown_grant("unknown refresh token")),
         }
     }
 
@@ -1093,7 +1104,12 @@ impl AuthorizationServer {
         let digest = self.checked_digest(token)?;
         let found = match self.grants.find_access_token_now(&digest) {
             Some(found) => found,
-            None => self.grants.find_access_token(&digest).await,
+            None => {
+                let timer = crate::metrics::StoreTimer::start("find_access_token");
+                let found = self.grants.find_access_token(&digest).await;
+                timer.stop();
+                found
+            }
         };
         self.verify_found(found, &digest, tenant, required)
     }

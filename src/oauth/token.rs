@@ -95,7 +95,7 @@ pub(crate) fn client_credentials(
             })?;
             Ok(ClientCredentials {
                 client_id,
-                secret: Some(ClientSecret::new(secret)),
+                secret: Some(secret),
                 basic: true,
             })
         }
@@ -113,7 +113,27 @@ pub(crate) fn client_credentials(
     }
 }
 
-fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
+/// The client id a token, revocation or introspection request names, as
+/// [`client_credentials`] reads it (the Basic user, form-decoded, else the
+/// body's `client_id`), even when the request is malformed: what a failed
+/// client authentication is counted against.
+pub(crate) fn presented_client_id(authorization: Option<&str>, body: &str) -> String {
+    let basic = authorization.and_then(|h| {
+        let (scheme, value) = h.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") || h.len() > crate::http::MAX_AUTHORIZATION_LEN {
+            return None;
+        }
+        parse_basic(value.trim()).ok().map(|(id, _secret)| id)
+    });
+    basic.unwrap_or_else(|| {
+        Params::parse(body)
+            .ok()
+            .and_then(|p| p.get("client_id").ok().flatten().map(str::to_owned))
+            .unwrap_or_default()
+    })
+}
+
+fn parse_basic(value: &str) -> Result<(String, ClientSecret), OAuthError> {
     let fail =
         || OAuthError::invalid_client("malformed Basic credentials").with_basic_challenge(true);
     let decoded = base64::engine::general_purpose::STANDARD
@@ -124,7 +144,7 @@ fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
     let (id, secret) = text.split_once(':').ok_or_else(fail)?;
     Ok((
         form_decode(id).ok_or_else(fail)?,
-        form_decode(secret).ok_or_else(fail)?,
+        ClientSecret::new(form_decode(secret).ok_or_else(fail)?),
     ))
 }
 

@@ -73,7 +73,15 @@ pub async fn audit_log<S: AuditLog + ?Sized>(log: Arc<S>) {
             },
         )
         .with_key(k2.clone()),
-        event(4, &a, Actor::System, AuditEventKind::KeyRevoked).with_key(k2.clone()),
+        event(
+            4,
+            &a,
+            Actor::Operator {
+                via: "admin-key command".to_owned(),
+            },
+            AuditEventKind::KeyRevoked,
+        )
+        .with_key(k2.clone()),
         event(5, &a, Actor::System, AuditEventKind::ClientRegistered).with_client(client.clone()),
         event(
             6,

@@ -11,7 +11,8 @@ use crate::{
 };
 
 /// Checks a [`ClientStore`]: round trips of every field, duplicate ids
-/// (in any tenant) and tenant isolation.
+/// (a conflict within a tenant, another client in another tenant) and
+/// tenant isolation.
 ///
 /// # Panics
 ///
@@ -77,18 +78,34 @@ pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
         name: "Impostor".to_owned(),
         ..spa.clone()
     };
+    let refused = OAuthClient {
+        name: "Second".to_owned(),
+        ..spa.clone()
+    };
     conflict(
-        "ClientStore::insert of an existing id in another tenant",
-        store.insert(&elsewhere).await,
-    );
-    assert_eq!(
-        ok("ClientStore::get", store.get(&b, &spa.id).await),
-        None,
-        "store conformance: a refused ClientStore::insert must store nothing"
+        "ClientStore::insert of an existing id in the same tenant",
+        store.insert(&refused).await,
     );
     assert_eq!(
         ok("ClientStore::get", store.get(&a, &spa.id).await).as_deref(),
-        Some(&spa)
+        Some(&spa),
+        "store conformance: a refused ClientStore::insert must store nothing"
+    );
+    // Ids are unique per tenant: another tenant may use the same one, and
+    // each tenant sees its own client.
+    ok(
+        "ClientStore::insert of an id another tenant uses",
+        store.insert(&elsewhere).await,
+    );
+    assert_eq!(
+        ok("ClientStore::get", store.get(&b, &spa.id).await).as_deref(),
+        Some(&elsewhere),
+        "store conformance: ClientStore::get must return the tenant's own client of an id"
+    );
+    assert_eq!(
+        ok("ClientStore::get", store.get(&a, &spa.id).await).as_deref(),
+        Some(&spa),
+        "store conformance: another tenant's client of the same id must not replace this one"
     );
 }
 

@@ -36,7 +36,8 @@
 //!   revoke is idempotent and keeps the first `revoked_at`; every rotate
 //!   outcome, and a failed rotate stores nothing; `touch_last_used` writes
 //!   only when stale, exactly once among 32 concurrent callers.
-//! * [`client_store`]: round trips, duplicate ids, tenant isolation.
+//! * [`client_store`]: round trips, duplicate ids (a conflict within a
+//!   tenant; another tenant may use the id), tenant isolation.
 //! * [`grant_store`]: codes and tokens round trip; `consume_code` succeeds
 //!   exactly once among 32 concurrent callers and stores only the winner's
 //!   tokens; replays are told apart (`AlreadyConsumed`, `AlreadyRotated`);
@@ -52,6 +53,15 @@
 //! * [`audit_log`]: every event kind and actor round trips; queries per
 //!   tenant and per key, newest first (ties: last recorded first), with a
 //!   limit.
+//! * [`signing_key_store`]: key rings round trip; the first insert of a
+//!   generation wins, exactly once among 32 concurrent callers; purposes
+//!   are apart; deleting older generations.
+//! * [`failure_counters`]: the throttle's counters count one per hit, in
+//!   windows that start with a counter and are never extended, atomically
+//!   among 32 concurrent callers, and end.
+//!
+//! The last two are not part of [`run_all`]: a store that keeps no signing
+//! keys or counters need not implement their traits.
 //!
 //! # Using a shared store
 //!
@@ -64,15 +74,19 @@
 mod api_keys;
 mod audit;
 mod clients;
+mod counters;
 mod fixtures;
 mod grants;
+mod signing_keys;
 
 use std::sync::Arc;
 
 pub use api_keys::api_key_store;
 pub use audit::audit_log;
 pub use clients::client_store;
+pub use counters::failure_counters;
 pub use grants::grant_store;
+pub use signing_keys::signing_key_store;
 
 use crate::{ApiKeyStore, AuditLog, oauth::ClientStore, oauth::GrantStore};
 

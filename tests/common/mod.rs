@@ -4,8 +4,6 @@
 // Both example apps include the same demo module, each for its own framework.
 #![allow(clippy::duplicate_mod)]
 
-use std::net::SocketAddr;
-
 use std::collections::HashMap;
 
 use papyrus_auth::{http::TrustedProxies, oauth::CodeChallenge};
@@ -68,6 +66,28 @@ impl Drop for Server {
 
 /// Starts the example server of `framework` on an ephemeral port.
 pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
+    start_with(
+        framework,
+        StartOptions {
+            proxies,
+            ..StartOptions::default()
+        },
+    )
+    .await
+}
+
+/// How [`start_with`] starts a server.
+#[derive(Default)]
+pub struct StartOptions {
+    pub proxies: TrustedProxies,
+    /// The server's connection limits.
+    pub limits: axum_app::ConnectionLimits,
+}
+
+/// Starts the example server of `framework` on an ephemeral port, with
+/// in-memory stores.
+pub async fn start_with(framework: Framework, options: StartOptions) -> Server {
+    let StartOptions { proxies, limits } = options;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -81,6 +101,8 @@ pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
                 base_url: base.clone(),
                 trusted_proxies: proxies,
                 database_url: None,
+                redis_url: None,
+                metrics: None,
             })
             .await
             .unwrap();
@@ -88,12 +110,9 @@ pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let app = axum_app::router(demo);
             let task = tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .await
-                .unwrap();
+                axum_app::serve(listener, app, limits, std::future::pending())
+                    .await
+                    .unwrap();
             });
             Server {
                 framework,
@@ -109,12 +128,20 @@ pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
                 base_url: base.clone(),
                 trusted_proxies: proxies,
                 database_url: None,
+                redis_url: None,
+                metrics: None,
             })
             .await
             .unwrap();
             let admin_key = demo.admin_key.clone().unwrap();
             listener.set_nonblocking(false).unwrap();
-            let handle = actix_app::start(demo, listener).unwrap();
+            // The demo module is compiled once per app: the same fields.
+            let limits = actix_app::demo::ConnectionLimits {
+                header_read: limits.header_read,
+                request: limits.request,
+                max_connections: limits.max_connections,
+            };
+            let handle = actix_app::start(demo, listener, limits).unwrap();
             Server {
                 framework,
                 base,
@@ -185,6 +212,53 @@ impl Server {
             j["api_key"]["id"].as_str().unwrap().to_owned(),
         )
     }
+}
+
+/// The login-and-consent `page` filled in as a browser would: the `Cookie`
+/// header to post it with (its CSRF cookie, and `device` if given) and the
+/// form body.
+pub fn filled_consent(
+    page: &Response,
+    decision: &str,
+    (user, password): (&str, &str),
+    scopes: &[&str],
+    device: Option<&str>,
+) -> (String, String) {
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mut cookie = page
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    if let Some(device) = device {
+        cookie = format!("{cookie}; {device}");
+    }
+    let request = hidden(&page.body, "request");
+    let csrf = hidden(&page.body, "csrf_token");
+    let mut pairs = vec![
+        ("request", request.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("username", user),
+        ("password", password),
+        ("decision", decision),
+    ];
+    for s in scopes {
+        pairs.push(("scope", s));
+    }
+    (cookie, form(&pairs))
+}
+
+/// An HTTP client whose connections come from `ip` (a loopback address of
+/// 127.0.0.0/8, so that a test can play several client addresses), never
+/// following redirects.
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A response read whole.
@@ -291,33 +365,41 @@ impl Server {
         password: &str,
         scopes: &[&str],
     ) -> Response {
-        let page = self.get(&format!("/oauth/authorize?{query}")).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        let cookie = page
-            .header("set-cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let request = hidden(&page.body, "request");
-        let csrf = hidden(&page.body, "csrf_token");
-        let mut pairs = vec![
-            ("request", request.as_str()),
-            ("csrf_token", csrf.as_str()),
-            ("username", "alice"),
-            ("password", password),
-            ("decision", decision),
-        ];
-        for s in scopes {
-            pairs.push(("scope", s));
-        }
-        self.post_form(
-            &format!("/oauth/authorize?{query}"),
-            &form(&pairs),
-            &[("Cookie", &cookie)],
+        self.sign_in(
+            &self.http,
+            query,
+            decision,
+            ("alice", password),
+            scopes,
+            None,
         )
         .await
+    }
+
+    /// [`consent`](Self::consent) through `http` (bound to a local address
+    /// of its own, say) as `user` with `password`, sending `device` (a
+    /// `papyrus_device=…` cookie) if given.
+    pub async fn sign_in(
+        &self,
+        http: &reqwest::Client,
+        query: &str,
+        decision: &str,
+        (user, password): (&str, &str),
+        scopes: &[&str],
+        device: Option<&str>,
+    ) -> Response {
+        let url = self.url(&format!("/oauth/authorize?{query}"));
+        let page = Response::read(http.get(&url).send().await.unwrap()).await;
+        let (cookie, body) = filled_consent(&page, decision, (user, password), scopes, device);
+        let r = http
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Cookie", cookie)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Response::read(r).await
     }
 
     pub async fn tokens(&self) -> serde_json::Value {
@@ -343,4 +425,45 @@ impl Server {
         assert_eq!(t.status, 200, "{}", t.body);
         t.json()
     }
+}
+
+/// A Redis server of the test's own, on a free loopback port, killed on drop.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-server` on a free loopback port (nothing saved to disk);
+/// `None` when it is not installed or does not come up.
+pub fn redis_server() -> Option<RedisServer> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let server = RedisServer {
+        child,
+        url: format!("redis://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(server);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
 }

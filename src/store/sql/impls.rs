@@ -3,8 +3,10 @@
 //! `impl_sql_stores!(Store, Db)` expands, in a backend's module, to a private
 //! module implementing [`ApiKeyStore`](crate::ApiKeyStore),
 //! [`ClientStore`](crate::oauth::ClientStore),
-//! [`GrantStore`](crate::oauth::GrantStore), [`AuditSink`](crate::AuditSink)
-//! and [`AuditLog`](crate::AuditLog) for `Store`, which must have:
+//! [`GrantStore`](crate::oauth::GrantStore),
+//! [`SigningKeyStore`](crate::signing::SigningKeyStore),
+//! [`AuditSink`](crate::AuditSink) and [`AuditLog`](crate::AuditLog) for
+//! `Store`, which must have:
 //!
 //! * a field `pool: sqlx::Pool<Db>`;
 //! * `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, StoreError>`,
@@ -412,6 +414,58 @@ macro_rules! impl_sql_stores {
                         .into_iter()
                         .map(ClientRow::into_record)
                         .collect()
+                }
+            }
+
+            // ----- signing keys --------------------------------------------
+
+            #[async_trait]
+            impl $crate::signing::SigningKeyStore for $store {
+                async fn signing_keys(
+                    &self,
+                    purpose: &str,
+                ) -> Result<Vec<$crate::signing::SigningKey>, StoreError> {
+                    sqlx::query_as::<Db, rows::SigningKeyRow>(q::SIGNING_KEYS)
+                        .bind(purpose.to_owned())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?
+                        .into_iter()
+                        .map(rows::signing_key)
+                        .collect()
+                }
+
+                async fn insert_signing_key(
+                    &self,
+                    purpose: &str,
+                    key: &$crate::signing::SigningKey,
+                ) -> Result<bool, StoreError> {
+                    let generation = i64::try_from(key.generation)
+                        .map_err(|_| StoreError::corrupt("signing key generation out of range"))?;
+                    let done = sqlx::query(q::INSERT_SIGNING_KEY)
+                        .bind(purpose.to_owned())
+                        .bind(generation)
+                        .bind(key.expose_secret().to_vec())
+                        .bind(rows::micros(key.created_at))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn delete_signing_keys_before(
+                    &self,
+                    purpose: &str,
+                    generation: u64,
+                ) -> Result<u64, StoreError> {
+                    let generation = i64::try_from(generation).unwrap_or(i64::MAX);
+                    let done = sqlx::query(q::DELETE_SIGNING_KEYS_BEFORE)
+                        .bind(purpose.to_owned())
+                        .bind(generation)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(done.rows_affected())
                 }
             }
 

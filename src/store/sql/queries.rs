@@ -42,6 +42,19 @@ pub(super) const CLIENT_BY_ID: &str = "SELECT * FROM clients WHERE tenant = $1 A
 pub(super) const CLIENTS_OF_TENANT: &str =
     "SELECT * FROM clients WHERE tenant = $1 ORDER BY created_at, id";
 
+// ----- signing keys --------------------------------------------------------
+
+pub(super) const SIGNING_KEYS: &str =
+    "SELECT generation, secret, created_at FROM signing_keys WHERE purpose = $1";
+
+/// `(purpose, generation, secret, created_at)`: the first insert of a
+/// generation wins; the others change nothing.
+pub(super) const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (purpose, generation, \
+     secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (purpose, generation) DO NOTHING";
+
+pub(super) const DELETE_SIGNING_KEYS_BEFORE: &str =
+    "DELETE FROM signing_keys WHERE purpose = $1 AND generation < $2";
+
 // ----- families ------------------------------------------------------------
 
 /// `(family)`: creates the family row if missing and locks it for the rest of

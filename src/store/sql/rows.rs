@@ -409,6 +409,29 @@ impl RefreshTokenRow {
     }
 }
 
+// ----- signing keys --------------------------------------------------------
+
+/// A `signing_keys` row: `(generation, secret, created_at)`.
+pub(super) type SigningKeyRow = (i64, Vec<u8>, i64);
+
+/// A signing key from its row.
+pub(super) fn signing_key(
+    (generation, secret, created_at): SigningKeyRow,
+) -> Result<crate::signing::SigningKey, StoreError> {
+    let secret = zeroize::Zeroizing::new(secret);
+    let bytes: [u8; crate::signing::SIGNING_KEY_LEN] = secret
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::corrupt("a stored signing key has the wrong length"))?;
+    let generation = u64::try_from(generation)
+        .map_err(|_| StoreError::corrupt("a stored signing key has a negative generation"))?;
+    Ok(crate::signing::SigningKey::from_parts(
+        generation,
+        time(created_at)?,
+        zeroize::Zeroizing::new(bytes),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
