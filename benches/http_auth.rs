@@ -9,8 +9,8 @@
 //!   in process (limits set high, so every request is answered 401);
 //! * `http_auth/unknown_key_redis` (feature `redis`, when a Redis answers at
 //!   `PAPYRUS_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379`): the same
-//!   failure counted in Redis, one script call per failure, on a
-//!   multi-threaded Tokio runtime.
+//!   failure counted in Redis, one script call per failure (the loopback
+//!   round trip included), on a current-thread Tokio runtime.
 //!
 //! The memory store never waits, so the first two are polled with a no-op
 //! waker: the figures are the library's cost, not an executor's.
@@ -125,8 +125,7 @@ fn redis_row(
 ) {
     let url = std::env::var("PAPYRUS_BENCH_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
