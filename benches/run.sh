@@ -20,6 +20,7 @@ fi
 echo "== core benches (floor, API keys, OAuth, PKCE, CSPRNG)"
 cargo bench --bench api_key "${CRITERION_ARGS[@]}" | tee "$OUT/api_key.txt"
 cargo bench --bench oauth "${CRITERION_ARGS[@]}" | tee "$OUT/oauth.txt"
+cargo bench --bench http_auth "${CRITERION_ARGS[@]}" | tee "$OUT/http_auth.txt"
 
 echo "== SQL stores"
 cargo bench --bench stores "${CRITERION_ARGS[@]}" | tee "$OUT/stores.txt"

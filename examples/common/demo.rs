@@ -422,7 +422,10 @@ impl ServerEnv {
             .ok()
             .filter(|u| !u.is_empty());
         let args: Vec<String> = std::env::args().skip(1).collect();
-        let command = Command::parse(&args)?;
+        let command = Command::parse(&args).unwrap_or_else(|usage| {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        });
         Ok(Self {
             addr,
             proxies,
