@@ -133,6 +133,7 @@ impl HttpAuth {
     ) -> HttpResponse {
         let Some(kind) = error.failure else {
             let outcome = if error.code.status() == 503 {
+                metrics::store_error("oauth");
                 Outcome::Unavailable
             } else {
                 Outcome::Rejected
