@@ -19,8 +19,7 @@ use time::OffsetDateTime;
 
 use crate::{
     Rejection, ScopeSet, StoreError, TenantId,
-    api_key::KeyId,
-    oauth::{ClientId, FamilyId},
+    ids::{ClientId, FamilyId, KeyId},
 };
 
 /// Who performed an audited action.

@@ -96,8 +96,10 @@ mod authenticator;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod clock;
+mod credential;
 mod error;
 pub mod http;
+mod ids;
 pub mod metrics;
 pub mod oauth;
 mod principal;

@@ -5,9 +5,8 @@ use std::{fmt, sync::Arc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ApiKeyRecord, ScopeSet, StoreError, TenantId,
-    api_key::KeyId,
-    oauth::{AccessTokenRecord, ClientId},
+    ScopeSet, StoreError, TenantId,
+    ids::{ClientId, KeyId},
 };
 
 /// Who a verified request acts as.
@@ -37,14 +36,17 @@ use crate::{
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
-pub struct Principal(Verified);
+pub struct Principal(Arc<dyn Verified>);
 
-/// What a principal was verified against.
-#[derive(Clone)]
-enum Verified {
-    ApiKey(Arc<ApiKeyRecord>),
-    AccessToken(Arc<AccessTokenRecord>),
-    Other(Arc<Parts>),
+/// What a principal was verified against: the stored record of an API key
+/// or an access token (the rules implement it for theirs), or the parts of
+/// [`Principal::new`]. A principal shares the record, so authenticating
+/// copies nothing.
+pub(crate) trait Verified: Send + Sync + 'static {
+    fn tenant(&self) -> &TenantId;
+    fn subject(&self) -> &str;
+    fn scopes(&self) -> &ScopeSet;
+    fn method(&self) -> AuthMethod;
 }
 
 /// A principal built with [`Principal::new`].
@@ -53,6 +55,21 @@ struct Parts {
     subject: String,
     scopes: ScopeSet,
     method: AuthMethod,
+}
+
+impl Verified for Parts {
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn subject(&self) -> &str {
+        &self.subject
+    }
+    fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+    fn method(&self) -> AuthMethod {
+        self.method.clone()
+    }
 }
 
 impl Principal {
@@ -64,62 +81,37 @@ impl Principal {
         scopes: ScopeSet,
         method: AuthMethod,
     ) -> Self {
-        Self(Verified::Other(Arc::new(Parts {
+        Self(Arc::new(Parts {
             tenant,
             subject: subject.into(),
             scopes,
             method,
-        })))
+        }))
     }
 
-    /// The principal of an API key that passed [`crate::api_key::verify`].
-    pub(crate) fn api_key(record: Arc<ApiKeyRecord>) -> Self {
-        Self(Verified::ApiKey(record))
-    }
-
-    /// The principal of an access token that passed validation.
-    pub(crate) fn access_token(record: Arc<AccessTokenRecord>) -> Self {
-        Self(Verified::AccessToken(record))
+    /// The principal of a credential that passed its rule's verification.
+    pub(crate) fn verified(record: Arc<dyn Verified>) -> Self {
+        Self(record)
     }
 
     /// The tenant the request acts in. Always the tenant the request named.
     pub fn tenant(&self) -> &TenantId {
-        match &self.0 {
-            Verified::ApiKey(r) => &r.tenant,
-            Verified::AccessToken(r) => &r.tenant,
-            Verified::Other(p) => &p.tenant,
-        }
+        self.0.tenant()
     }
 
     /// Who acts: the key id for an API key, the user for an OAuth access token.
     pub fn subject(&self) -> &str {
-        match &self.0 {
-            Verified::ApiKey(r) => r.id.as_str(),
-            Verified::AccessToken(r) => &r.subject,
-            Verified::Other(p) => &p.subject,
-        }
+        self.0.subject()
     }
 
     /// The scopes the credential carries (not only those the request needed).
     pub fn scopes(&self) -> &ScopeSet {
-        match &self.0 {
-            Verified::ApiKey(r) => &r.scopes,
-            Verified::AccessToken(r) => &r.scopes,
-            Verified::Other(p) => &p.scopes,
-        }
+        self.0.scopes()
     }
 
     /// How the request authenticated.
     pub fn method(&self) -> AuthMethod {
-        match &self.0 {
-            Verified::ApiKey(r) => AuthMethod::ApiKey {
-                key_id: r.id.clone(),
-            },
-            Verified::AccessToken(r) => AuthMethod::AccessToken {
-                client_id: r.client_id.clone(),
-            },
-            Verified::Other(p) => p.method.clone(),
-        }
+        self.0.method()
     }
 
     /// Whether the principal holds every scope of `required`.

@@ -12,10 +12,10 @@ mod service;
 mod store;
 mod verify;
 
+pub use crate::ids::{InvalidKeyId, KeyId};
 pub use format::{Environment, InvalidPrefix, KEY_BODY_LEN, KEY_CHECKSUM_LEN, KeyFormat};
 pub use record::{
-    ApiKeyInfo, ApiKeyRecord, ApiKeyStatus, InvalidAllowlist, InvalidKeyId, IpAllowlist, KeyId,
-    MAX_ALLOWLIST_ENTRIES,
+    ApiKeyInfo, ApiKeyRecord, ApiKeyStatus, InvalidAllowlist, IpAllowlist, MAX_ALLOWLIST_ENTRIES,
 };
 pub use service::{
     ApiKeyConfig, ApiKeyError, ApiKeys, AuthRequest, CreatedApiKey, MAX_NAME_LEN, NewApiKey,

@@ -1,89 +1,16 @@
 //! What is stored about an API key: everything but the key itself.
 
-use std::{fmt, net::IpAddr, str::FromStr, sync::Arc};
+use std::{fmt, net::IpAddr, sync::Arc};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
 use super::Environment;
-use crate::{Digest, ScopeSet, TenantId};
+use crate::{Digest, ScopeSet, TenantId, ids::KeyId};
 
 /// The most entries one [`IpAllowlist`] may hold.
 pub const MAX_ALLOWLIST_ENTRIES: usize = 64;
-
-/// An API key's public identifier, such as `key_4fQ9x2LmT7cB1nZk`.
-///
-/// Not a secret: it names the key in lists, URLs and the audit log.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(Arc<str>);
-
-/// The string is not a key id (`key_` followed by 1 to 64 of `[0-9A-Za-z]`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid key id")]
-pub struct InvalidKeyId;
-
-impl KeyId {
-    /// A new random id.
-    pub(crate) fn generate() -> Self {
-        Self(crate::secret::random_id("key_", 16).into())
-    }
-
-    /// Parses an id, for example from a URL path.
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidKeyId`] unless the string is `key_` and 1 to 64 alphanumerics.
-    pub fn parse(s: &str) -> Result<Self, InvalidKeyId> {
-        let body = s.strip_prefix("key_").ok_or(InvalidKeyId)?;
-        if body.is_empty() || body.len() > 64 || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(InvalidKeyId);
-        }
-        Ok(Self(s.into()))
-    }
-
-    #[cfg(test)]
-    pub(crate) fn from_trusted(s: &str) -> Self {
-        Self(s.into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for KeyId {
-    type Err = InvalidKeyId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for KeyId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for KeyId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
 
 /// The networks a key may be used from. Empty means "from anywhere".
 ///
@@ -368,6 +295,24 @@ pub struct ApiKeyInfo {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
     pub last_used_ip: Option<IpAddr>,
+}
+
+/// An API key's principal: the key id acts.
+impl crate::principal::Verified for ApiKeyRecord {
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn subject(&self) -> &str {
+        self.id.as_str()
+    }
+    fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+    fn method(&self) -> crate::AuthMethod {
+        crate::AuthMethod::ApiKey {
+            key_id: self.id.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

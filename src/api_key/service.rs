@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     ApiKeySecret, AuditEvent, AuditEventKind, AuditSink, AuthError, Clock, Principal, Rejection,
-    ScopeSet, SecretHasher, StoreError, SystemClock, TenantId, audit::Actor, http,
+    ScopeSet, SecretHasher, StoreError, SystemClock, TenantId, audit::Actor, credential,
 };
 
 /// The longest key name accepted, in characters.
@@ -248,9 +248,9 @@ impl<'a> AuthRequest<'a> {
     /// check that follows (it reads every one), and a tenant refusal gives
     /// way to `Malformed` for a credential that is not a `b64token`.
     pub(crate) fn credential_and_tenant(&self) -> Result<(&'a str, &'a str), Rejection> {
-        let token = http::bearer_credential(self.authorization)?;
-        let tenant = http::tenant_name_from_header(self.tenant)
-            .map_err(|r| http::tenant_refusal(token, r))?;
+        let token = credential::bearer_credential(self.authorization)?;
+        let tenant = credential::tenant_name_from_header(self.tenant)
+            .map_err(|r| credential::tenant_refusal(token, r))?;
         Ok((token, tenant))
     }
 

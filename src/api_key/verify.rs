@@ -68,7 +68,7 @@ pub(crate) fn verify_for(
             required: required.clone(),
         });
     }
-    Ok(Principal::api_key(Arc::clone(record)))
+    Ok(Principal::verified(Arc::clone(record) as _))
 }
 
 /// Whether a successful use at `now` should be written to the store, and if

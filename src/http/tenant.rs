@@ -93,7 +93,7 @@ impl TenantSource {
             Self::Header => {
                 let named = headers
                     .single_header(super::TENANT_HEADER)
-                    .and_then(super::tenant_name_from_header);
+                    .and_then(crate::credential::tenant_name_from_header);
                 match named {
                     Err(Rejection::MissingTenant) => None,
                     named => Some(named.map(Cow::Borrowed)),

@@ -1,88 +1,17 @@
 //! OAuth clients: registration records, redirect-URI rules and the store trait.
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::{Digest, ScopeSet, StoreError, TenantId};
+use crate::{Digest, ScopeSet, StoreError, TenantId, ids::ClientId};
 
 /// The longest redirect URI accepted, in bytes.
 pub const MAX_REDIRECT_URI_LEN: usize = 2048;
 /// The most redirect URIs one client may register.
 pub const MAX_REDIRECT_URIS: usize = 16;
-
-/// A client identifier, such as `cli_8Hq2…` or a chosen `your_client_id`.
-///
-/// 1 to 128 characters of `[A-Za-z0-9._~-]`. Not a secret.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(Arc<str>);
-
-/// The string is not a valid [`ClientId`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("client id must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -")]
-pub struct InvalidClientId;
-
-impl ClientId {
-    /// Parses a client id.
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidClientId`] for an empty, too long or oddly-charactered id.
-    pub fn parse(s: &str) -> Result<Self, InvalidClientId> {
-        let ok = !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'));
-        if ok {
-            Ok(Self(s.into()))
-        } else {
-            Err(InvalidClientId)
-        }
-    }
-
-    pub(crate) fn generate() -> Self {
-        Self(crate::secret::random_id("cli_", 20).into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for ClientId {
-    type Err = InvalidClientId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl fmt::Debug for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for ClientId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ClientId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
 
 /// Whether a client can keep a secret (RFC 6749 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,56 +7,13 @@
 use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
-use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{ClientId, CodeChallenge};
-use crate::{Digest, ScopeSet, StoreError, TenantId};
-
-/// The id of a token family: all tokens descending from one authorization code.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FamilyId(Arc<str>);
-
-impl<'de> serde::Deserialize<'de> for FamilyId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(Self(s.as_ref().into()))
-    }
-}
-
-impl Serialize for FamilyId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl FamilyId {
-    pub(crate) fn generate() -> Self {
-        Self(crate::secret::random_id("fam_", 20).into())
-    }
-
-    /// Rebuilds a family id read back from storage.
-    pub fn from_stored(s: &str) -> Self {
-        Self(s.into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for FamilyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for FamilyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use super::CodeChallenge;
+use crate::{
+    Digest, ScopeSet, StoreError, TenantId,
+    ids::{ClientId, FamilyId},
+};
 
 /// A stored authorization code (its digest, never the code).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +65,24 @@ pub struct AccessTokenRecord {
     pub expires_at: OffsetDateTime,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// An access token's principal: its user acts, through its client.
+impl crate::principal::Verified for AccessTokenRecord {
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn subject(&self) -> &str {
+        &self.subject
+    }
+    fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+    fn method(&self) -> crate::AuthMethod {
+        crate::AuthMethod::AccessToken {
+            client_id: self.client_id.clone(),
+        }
+    }
 }
 
 /// A stored refresh token (its digest, never the token).

@@ -38,20 +38,20 @@ mod pkce;
 mod service;
 mod token;
 
+pub use crate::ids::{ClientId, FamilyId, InvalidClientId};
 pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, ValidatedAuthorization};
 pub(crate) use client::is_uri_scheme;
 pub use client::{
-    ClientId, ClientInfo, ClientKind, ClientStore, InvalidClientId, InvalidRedirectUri,
-    MAX_REDIRECT_URI_LEN, MAX_REDIRECT_URIS, OAuthClient, redirect_uri_matches,
-    validate_redirect_uri,
+    ClientInfo, ClientKind, ClientStore, InvalidRedirectUri, MAX_REDIRECT_URI_LEN,
+    MAX_REDIRECT_URIS, OAuthClient, redirect_uri_matches, validate_redirect_uri,
 };
 pub use config::{
     AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL, MAX_REFRESH_REUSE_GRACE,
 };
 pub use error::{CredentialFailure, OAuthError, OAuthErrorCode};
 pub use grant::{
-    AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, FamilyId, GrantStore, InsertTokens,
-    NewTokens, RefreshTokenRecord, RotateRefresh,
+    AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, GrantStore, InsertTokens, NewTokens,
+    RefreshTokenRecord, RotateRefresh,
 };
 pub(crate) use params::Params;
 pub use params::{MAX_PARAM_LEN, MAX_PARAMS};

@@ -1148,7 +1148,7 @@ impl AuthorizationServer {
     ) -> Result<Principal, AuthError> {
         let record = found?.ok_or(Rejection::Unknown)?;
         decide::verify_access_token(&record, digest, tenant, required, self.clock.now())?;
-        Ok(Principal::access_token(record))
+        Ok(Principal::verified(record))
     }
 
     /// The server metadata of `tenant` (RFC 8414), served at

@@ -63,7 +63,7 @@ pub(crate) fn client_credentials(
 ) -> Result<ClientCredentials, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
-    if authorization.is_some_and(|h| h.len() > crate::http::MAX_AUTHORIZATION_LEN) {
+    if authorization.is_some_and(|h| h.len() > crate::credential::MAX_AUTHORIZATION_LEN) {
         return Err(
             OAuthError::invalid_client("Authorization header too long").with_basic_challenge(true)
         );
@@ -120,7 +120,9 @@ pub(crate) fn client_credentials(
 pub(crate) fn presented_client_id(authorization: Option<&str>, body: &str) -> String {
     let basic = authorization.and_then(|h| {
         let (scheme, value) = h.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") || h.len() > crate::http::MAX_AUTHORIZATION_LEN {
+        if !scheme.eq_ignore_ascii_case("basic")
+            || h.len() > crate::credential::MAX_AUTHORIZATION_LEN
+        {
             return None;
         }
         parse_basic(value.trim()).ok().map(|(id, _secret)| id)
