@@ -19,7 +19,7 @@
 
 mod common;
 
-use std::{hint::black_box, net::IpAddr, sync::Arc};
+use std::{future::IntoFuture as _, hint::black_box, net::IpAddr, sync::Arc};
 
 use common::block_on;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -146,7 +146,10 @@ fn redis_row(
     let auth = auth.clone().with_failure_counters(Arc::new(counters));
     g.bench_function("unknown_key_redis", |b| {
         b.iter(|| {
-            let r = runtime.block_on(auth.authenticate(black_box(request), peer, required));
+            let r = runtime.block_on(
+                auth.authenticate(black_box(request), peer, required)
+                    .into_future(),
+            );
             assert_eq!(r.as_ref().map_err(|e| e.status).expect_err("refused"), 401);
             r
         })

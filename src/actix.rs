@@ -64,11 +64,8 @@ use actix_web::{
 };
 
 use crate::{
-    Principal, ScopeSet,
-    http::{
-        Attempt, HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement,
-        body_too_large,
-    },
+    Answer, Principal, ScopeSet,
+    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
 };
 
 /// `name` as a `HeaderName`: the names the library reads without parsing
@@ -330,30 +327,25 @@ where
         // With a store that answers at once (the memory stores), the request
         // is decided here and the wrapped service's future is returned as
         // it is: no boxed future per request.
-        let later = match config
+        let pending = match config
             .auth
-            .authenticate_now(req.headers(), peer, &config.required)
+            .authenticate(req.headers(), peer, &config.required)
         {
-            Attempt::Done(Ok(principal)) => {
+            Answer::Now(Ok(principal)) => {
                 req.extensions_mut().insert(principal);
                 return AuthFuture::inner(self.service.call(req));
             }
-            Attempt::Done(Err(response)) => {
+            Answer::Now(Err(response)) => {
                 return AuthFuture::ready(
                     req.into_response(into_response(response))
                         .map_into_right_body(),
                 );
             }
-            Attempt::Later(later) => later,
+            Answer::Later(pending) => pending,
         };
         let service = Rc::clone(&self.service);
-        let config = Rc::clone(&self.config);
         AuthFuture::boxed(Box::pin(async move {
-            let outcome = config
-                .auth
-                .complete(later, req.headers(), peer, &config.required)
-                .await;
-            match outcome {
+            match pending.await {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
                     service

@@ -1,12 +1,17 @@
-//! One bearer entry point for API keys and OAuth access tokens.
+//! One bearer entry point for API keys and OAuth access tokens: the bearer
+//! pipeline, owned here.
+//!
+//! parse the request ([`AuthRequest`]) → tell the credential's kind by its
+//! shape → the kind's own steps: digest, look up (answered now or later),
+//! decide purely, act ([`ApiKeys`] for keys,
+//! [`AuthorizationServer::validate_access_token`] for access tokens).
 
 use std::net::IpAddr;
 
 use crate::{
-    ApiKeys, AuthError, AuthRequest, Principal, ScopeSet, TenantId,
-    api_key::{Decided, PendingFollowUp},
+    Answer, AuthRequest, ScopeSet,
+    api_key::{ApiKeys, Authentication},
     oauth::{ACCESS_TOKEN_PREFIX, AuthorizationServer},
-    secret::is_token_shape,
 };
 
 /// Authenticates `Authorization: Bearer …` requests carrying either an API
@@ -29,7 +34,8 @@ use crate::{
 ///     Arc::new(MemoryClientStore::new()), Arc::new(MemoryGrantStore::new()), audit);
 /// let auth = Authenticator::new(keys).with_oauth(oauth);
 ///
-/// let r = auth.authenticate(&AuthRequest::new(Some("Bearer nonsense"), Some("acme"), None), &ScopeSet::empty()).await;
+/// let none = ScopeSet::empty();
+/// let r = auth.authenticate(&AuthRequest::new(Some("Bearer nonsense"), Some("acme"), None), &none).await;
 /// assert_eq!(r.unwrap_err().rejection(), Some(&Rejection::Malformed));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
@@ -67,81 +73,44 @@ impl Authenticator {
     }
 
     /// Authenticates a request needing `required`: parses the bearer
-    /// credential, then the tenant, then verifies the credential.
+    /// credential, then the tenant, then verifies the credential. The answer
+    /// comes now when the stores answer at once; `.await` it either way.
     ///
     /// # Errors
     ///
-    /// [`AuthError::Rejected`] with the reason, [`AuthError::Store`] when a
-    /// store fails.
-    pub async fn authenticate(
-        &self,
-        request: &AuthRequest<'_>,
-        required: &ScopeSet,
-    ) -> Result<Principal, AuthError> {
-        let (token, tenant) = request.credential_and_tenant()?;
-        self.authenticate_in(token, tenant, request.client_ip, required)
-            .await
-    }
-
-    /// Verifies a bearer token already taken from its header.
-    ///
-    /// # Errors
-    ///
-    /// As [`Authenticator::authenticate`].
-    pub async fn authenticate_token(
-        &self,
-        token: &str,
-        tenant: &TenantId,
-        client_ip: Option<IpAddr>,
-        required: &ScopeSet,
-    ) -> Result<Principal, AuthError> {
-        self.authenticate_in(token, tenant.as_str(), client_ip, required)
-            .await
-    }
-
-    /// [`Authenticator::authenticate_token`] for a validated tenant name.
-    pub(crate) async fn authenticate_in(
-        &self,
-        token: &str,
-        tenant: &str,
-        client_ip: Option<IpAddr>,
-        required: &ScopeSet,
-    ) -> Result<Principal, AuthError> {
-        match &self.oauth {
-            Some(oauth) if is_token_shape(token, ACCESS_TOKEN_PREFIX) => {
-                oauth
-                    .validate_access_token_in(token, tenant, required)
-                    .await
+    /// [`AuthError::Rejected`](crate::AuthError::Rejected) with the reason,
+    /// [`AuthError::Store`](crate::AuthError::Store) when a store fails.
+    pub fn authenticate<'a>(
+        &'a self,
+        request: &AuthRequest<'a>,
+        required: &'a ScopeSet,
+    ) -> Authentication<'a> {
+        match request.credential_and_tenant() {
+            Ok((token, tenant)) => {
+                self.authenticate_parsed(token, tenant, request.client_ip, required)
             }
-            _ => {
-                self.api_keys
-                    .authenticate_in(token, tenant, client_ip, required)
-                    .await
-            }
+            Err(rejection) => Answer::Now(Err(rejection.into())),
         }
     }
 
-    /// The decision without waiting on a store: `None` when the store cannot
-    /// answer synchronously (nothing has happened yet).
-    pub(crate) fn authenticate_now(
-        &self,
+    /// The pipeline from a bearer credential and a validated tenant name
+    /// (the HTTP layer reads them from its headers).
+    pub(crate) fn authenticate_parsed<'a>(
+        &'a self,
         token: &str,
-        tenant: &str,
+        tenant: &'a str,
         client_ip: Option<IpAddr>,
-        required: &ScopeSet,
-    ) -> Option<Decided> {
+        required: &'a ScopeSet,
+    ) -> Authentication<'a> {
         match &self.oauth {
-            Some(oauth) if is_token_shape(token, ACCESS_TOKEN_PREFIX) => oauth
-                .validate_access_token_now(token, tenant, required)
-                .map(Decided::Done),
+            // The prefix tells the kind; the access token's own check reads
+            // its full shape.
+            Some(oauth) if token.starts_with(ACCESS_TOKEN_PREFIX) => {
+                oauth.validate_parsed(token, tenant, required)
+            }
             _ => self
                 .api_keys
-                .authenticate_now(token, tenant, client_ip, required),
+                .authenticate_parsed(token, tenant, client_ip, required),
         }
-    }
-
-    /// The answer of a decided authentication, after its follow-up write.
-    pub(crate) async fn finish(&self, pending: PendingFollowUp) -> Result<Principal, AuthError> {
-        self.api_keys.finish(pending).await
     }
 }

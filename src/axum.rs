@@ -52,11 +52,8 @@ use axum::{
 };
 
 use crate::{
-    Principal, ScopeSet,
-    http::{
-        Attempt, HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement,
-        body_too_large,
-    },
+    Answer, Principal, ScopeSet,
+    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
 };
 
 /// `name` as a `HeaderName`: the names the library reads without parsing
@@ -265,15 +262,15 @@ where
         // With a store that answers at once (the memory stores), the request
         // is decided here and the inner service's future is returned as it
         // is: no boxed future per request.
-        let later = match layer
+        let pending = match layer
             .auth
-            .authenticate_now(req.headers(), peer, &layer.required)
+            .authenticate(req.headers(), peer, &layer.required)
         {
-            Attempt::Done(Ok(principal)) => {
+            Answer::Now(Ok(principal)) => {
                 req.extensions_mut().insert(principal);
                 return AuthFuture::inner(self.inner.call(req));
             }
-            Attempt::Done(Err(response)) => {
+            Answer::Now(Err(response)) => {
                 // The service polled ready is not called: drop it, releasing
                 // whatever its readiness reserved (a concurrency permit, a
                 // buffer slot), as the boxed path does.
@@ -281,18 +278,13 @@ where
                 drop(std::mem::replace(&mut self.inner, clone));
                 return AuthFuture::ready(into_response(response));
             }
-            Attempt::Later(later) => later,
+            Answer::Later(pending) => pending,
         };
         // The clone that was polled ready is the one we call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = Arc::clone(&self.layer);
         AuthFuture::boxed(Box::pin(async move {
-            let result = layer
-                .auth
-                .complete(later, req.headers(), peer, &layer.required)
-                .await;
-            match result {
+            match pending.await {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
                     inner.call(req).await

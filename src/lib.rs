@@ -89,6 +89,7 @@ struct ReadmeDoctests;
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+mod answer;
 pub mod api_key;
 pub mod audit;
 mod authenticator;
@@ -101,6 +102,7 @@ mod error;
 pub mod http;
 mod ids;
 pub mod metrics;
+mod names;
 pub mod oauth;
 mod principal;
 mod scope;
@@ -113,6 +115,7 @@ mod tenant;
 pub mod testkit;
 pub mod throttle;
 
+pub use answer::{Answer, AnswerFuture, BoxFuture, Lookup};
 pub use api_key::{
     ApiKeyConfig, ApiKeyError, ApiKeyInfo, ApiKeyRecord, ApiKeyStatus, ApiKeyStore, ApiKeys,
     AuthRequest, CreatedApiKey, Environment, IpAllowlist, KeyFormat, KeyId, NewApiKey,

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use papyrus_auth::{
     Actor, ApiKeyConfig, ApiKeyError, ApiKeyRecord, ApiKeyStatus, ApiKeyStore, ApiKeys,
     AuditEventKind, AuditLog, AuditQuery, AuthError, AuthRequest, Digest, Environment, IpAllowlist,
-    KeyId, ManualClock, MemoryApiKeyStore, MemoryAuditLog, NewApiKey, Pepper, Rejection,
+    KeyId, Lookup, ManualClock, MemoryApiKeyStore, MemoryAuditLog, NewApiKey, Pepper, Rejection,
     RevokeOutcome, RotateOptions, RotateOutcome, RotationTraffic, ScopeSet, SecretHasher,
     StoreError, TenantId, http,
 };
@@ -49,10 +49,13 @@ impl ApiKeyStore for Spy {
         self.check()?;
         self.inner.insert(r).await
     }
-    async fn find_by_digest(&self, d: &Digest) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
-        self.finds.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        self.inner.find_by_digest(d).await
+    /// A store that makes its callers wait, like a database.
+    fn find_by_digest(&self, d: Digest) -> Lookup<'_, ApiKeyRecord> {
+        Lookup::later(async move {
+            self.finds.fetch_add(1, Ordering::SeqCst);
+            self.check()?;
+            self.inner.find_by_digest(d).await
+        })
     }
     async fn get(&self, t: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.check()?;

@@ -61,6 +61,20 @@ impl Drop for TempDb {
 
 // ----- the conformance kit ---------------------------------------------------
 
+/// [`ApiKeys::authenticate`](papyrus_auth::ApiKeys::authenticate) for a bare
+/// key: the `Authorization` value is made here.
+async fn authenticate_key(
+    keys: &papyrus_auth::ApiKeys,
+    key: &str,
+    tenant: &papyrus_auth::TenantId,
+    ip: Option<std::net::IpAddr>,
+    required: &papyrus_auth::ScopeSet,
+) -> Result<papyrus_auth::Principal, papyrus_auth::AuthError> {
+    let header = format!("Bearer {key}");
+    let request = papyrus_auth::AuthRequest::new(Some(&header), Some(tenant.as_str()), ip);
+    keys.authenticate(&request, required).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_api_key_store_conforms() {
     let db = TempDb::new("keys");
@@ -236,20 +250,25 @@ async fn fill(s: &Services, tenant: &TenantId) -> Vec<String> {
         .await
         .unwrap();
     let key = created.key.expose_secret().to_owned();
-    s.keys
-        .authenticate_key(
+    authenticate_key(
+        &s.keys,
+        &key,
+        tenant,
+        Some("10.0.0.1".parse().unwrap()),
+        &"documents:read".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        authenticate_key(
+            &s.keys,
             &key,
             tenant,
-            Some("10.0.0.1".parse().unwrap()),
-            &"documents:read".parse().unwrap(),
+            None,
+            &"documents:write".parse().unwrap()
         )
         .await
-        .unwrap();
-    assert!(
-        s.keys
-            .authenticate_key(&key, tenant, None, &"documents:write".parse().unwrap())
-            .await
-            .is_err()
+        .is_err()
     );
     let rotated = s
         .keys
@@ -454,8 +473,7 @@ async fn keys_clients_and_tokens_survive_a_restart() {
         .unwrap();
     assert_eq!(principal.tenant(), &tenant);
     assert!(
-        s.keys
-            .authenticate_key(gone.key.expose_secret(), &tenant, None, &read)
+        authenticate_key(&s.keys, gone.key.expose_secret(), &tenant, None, &read)
             .await
             .is_err(),
         "a revoked key stays revoked"
@@ -661,15 +679,15 @@ async fn a_closed_pool_is_unavailable_and_a_503() {
         std::error::Error::source(&err).is_some(),
         "the cause is kept"
     );
-    let err = keys
-        .authenticate_key(
-            created.key.expose_secret(),
-            &tenant,
-            None,
-            &ScopeSet::empty(),
-        )
-        .await
-        .unwrap_err();
+    let err = authenticate_key(
+        &keys,
+        created.key.expose_secret(),
+        &tenant,
+        None,
+        &ScopeSet::empty(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, AuthError::Store(ref e) if e.kind() == StoreErrorKind::Unavailable));
     assert_eq!(http::auth_error_response(&err).status, 503);
 }

@@ -3,15 +3,14 @@
 #![allow(dead_code)] // Each target uses a different part.
 
 use std::{
-    future::Future,
     pin::pin,
     task::{Context, Poll, Waker},
 };
 
 /// Polls `f` to completion with a no-op waker. The in-memory stores never
 /// wait, so no executor is needed.
-pub fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
+pub fn block_on<F: std::future::IntoFuture>(f: F) -> F::Output {
+    let mut f = pin!(f.into_future());
     let mut cx = Context::from_waker(Waker::noop());
     loop {
         if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {

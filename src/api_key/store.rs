@@ -1,12 +1,12 @@
 //! The storage interface for API keys.
 
-use std::{fmt, net::IpAddr, sync::Arc};
+use std::{fmt, net::IpAddr};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{ApiKeyRecord, KeyId};
-use crate::{Digest, StoreError, TenantId};
+use crate::{Digest, Lookup, StoreError, TenantId};
 
 /// The result of [`ApiKeyStore::rotate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +52,8 @@ pub enum RevokeOutcome {
 /// use std::{collections::HashMap, sync::{Arc, Mutex}};
 /// use async_trait::async_trait;
 /// use papyrus_auth::{
-///     ApiKeyRecord, ApiKeyStore, Digest, KeyId, RevokeOutcome, RotateOutcome, StoreError,
-///     TenantId,
+///     ApiKeyRecord, ApiKeyStore, Digest, KeyId, Lookup, RevokeOutcome, RotateOutcome,
+///     StoreError, TenantId,
 /// };
 /// use time::OffsetDateTime;
 ///
@@ -70,9 +70,9 @@ pub enum RevokeOutcome {
 ///         map.insert(record.id.to_string(), record.clone());
 ///         Ok(())
 ///     }
-///     async fn find_by_digest(&self, digest: &Digest) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+///     fn find_by_digest(&self, digest: Digest) -> Lookup<'_, ApiKeyRecord> {
 ///         let map = self.0.lock().unwrap();
-///         Ok(map.values().find(|r| r.digest == *digest).map(|r| Arc::new(r.clone())))
+///         Lookup::now(Ok(map.values().find(|r| r.digest == digest).map(|r| Arc::new(r.clone()))))
 ///     }
 ///     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
 ///         Ok(self.0.lock().unwrap().get(id.as_str()).filter(|r| r.tenant == *tenant).cloned())
@@ -131,28 +131,16 @@ pub trait ApiKeyStore: fmt::Debug + Send + Sync + 'static {
     async fn insert(&self, record: &ApiKeyRecord) -> Result<(), StoreError>;
 
     /// The record with this digest, in any tenant (the caller checks the
-    /// tenant). This is the hot path: index the digest.
+    /// tenant). This is the hot path: index the digest, and compare the
+    /// whole digest, version included.
     ///
-    /// The record is shared (`Arc`) so that a store holding records in memory
-    /// hands one out without copying it; a database-backed store wraps the
-    /// row it read (`Arc::new(record)`).
-    async fn find_by_digest(
-        &self,
-        digest: &Digest,
-    ) -> Result<Option<Arc<ApiKeyRecord>>, StoreError>;
-
-    /// [`find_by_digest`](Self::find_by_digest) answered at once, by a store
-    /// that holds its records in memory and never waits; `None` (the
-    /// default) means "ask `find_by_digest`". Overriding it spares the hot
-    /// path the boxed future of an `async` trait call; it must return what
-    /// `find_by_digest` would.
-    fn find_by_digest_now(
-        &self,
-        digest: &Digest,
-    ) -> Option<Result<Option<Arc<ApiKeyRecord>>, StoreError>> {
-        let _ = digest;
-        None
-    }
+    /// The answer comes [now](crate::Answer::Now) from a store that holds
+    /// its records in memory (no boxed future per request) or
+    /// [later](crate::Answer::Later) from a database:
+    /// `Lookup::later(async move { … })`. The record is shared (`Arc`) so
+    /// that a store in memory hands one out without copying it; a
+    /// database-backed store wraps the row it read (`Arc::new(record)`).
+    fn find_by_digest(&self, digest: Digest) -> Lookup<'_, ApiKeyRecord>;
 
     /// The record with this id in this tenant.
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;

@@ -8,53 +8,31 @@
 
 use std::{borrow::Cow, net::IpAddr};
 
+use zeroize::Zeroizing;
+
 use super::{
     HeaderSource, HttpResponse,
     auth::{HttpAuth, bearer_failure_subjects, headers_too_large},
     auth_error_response, rejection_response, too_many_requests_response,
 };
 use crate::{
-    AuthError, Principal, Rejection, ScopeSet, TenantId,
-    api_key::{Decided, PendingFollowUp},
+    Answer, AuthError, Principal, Rejection, ScopeSet, TenantId,
     metrics::{self, Outcome},
     oauth::ACCESS_TOKEN_PREFIX,
     throttle::Subject,
 };
 
-/// What [`HttpAuth::authenticate_now`] could do without waiting.
-#[derive(Debug)]
-pub(crate) enum Attempt {
-    /// The answer.
-    Done(Result<Principal, HttpResponse>),
-    /// Something must be awaited first: [`HttpAuth::complete`].
-    Later(Later),
-}
-
-/// What an [`Attempt::Later`] waits for.
-#[derive(Debug)]
-pub(crate) enum Later {
-    /// Decided; a write (last use, audit) must finish first.
-    FollowUp(FollowUp),
-    /// Refused: the failure must be counted (the throttle's store may be
-    /// shared) before the answer, `401` or `429`, is known. (Boxed: a rare
-    /// path, kept out of the size of every attempt.)
-    Failed(Box<Failure>),
-    /// The store must be waited on. Nothing has happened yet.
-    Wait,
-}
-
-/// A decided API authentication whose follow-up write has yet to run.
-#[derive(Debug)]
-pub(crate) struct FollowUp {
-    pending: Box<PendingFollowUp>,
-    /// What a refusal counts against, when the decision is a counted refusal.
-    failure: Option<Box<Failure>>,
-}
+/// An authentication's answer at the HTTP layer: the principal, or the
+/// response to send; now (the memory stores, nearly always), or later (a
+/// database, a write that must come first, or a refusal to count). A later
+/// answer owns what it needs, so a middleware can keep it past the request's
+/// borrow.
+pub type HttpAuthentication = Answer<'static, Result<Principal, HttpResponse>>;
 
 /// A refusal that counts toward the throttle: the reason, and what it
 /// counts against (computed while the credential is still borrowed).
 #[derive(Debug)]
-pub(crate) struct Failure {
+struct Failure {
     rejection: Rejection,
     subjects: Vec<Subject>,
     tenant: Option<TenantId>,
@@ -69,10 +47,30 @@ struct Presented<'h> {
     ip: Option<IpAddr>,
 }
 
+/// [`Presented`] owned, for an answer that comes later; the credential is
+/// wiped when it is dropped.
+struct Owned {
+    token: Zeroizing<String>,
+    tenant: String,
+    ip: Option<IpAddr>,
+}
+
 impl Presented<'_> {
+    fn to_owned(&self) -> Owned {
+        Owned {
+            token: Zeroizing::new(self.token.to_owned()),
+            tenant: self.tenant.clone().into_owned(),
+            ip: self.ip,
+        }
+    }
+
     /// The `method` label of the credential's metrics.
     fn method(&self) -> &'static str {
-        method_of(self.token)
+        if self.token.starts_with(ACCESS_TOKEN_PREFIX) {
+            "access_token"
+        } else {
+            "api_key"
+        }
     }
 
     /// The failure a refusal of this credential counts as, if it counts.
@@ -88,111 +86,81 @@ impl Presented<'_> {
     }
 }
 
-fn method_of(token: &str) -> &'static str {
-    if token.starts_with(ACCESS_TOKEN_PREFIX) {
-        "access_token"
-    } else {
-        "api_key"
+impl Owned {
+    fn presented(&self) -> Presented<'_> {
+        Presented {
+            token: &self.token,
+            tenant: Cow::Borrowed(&self.tenant),
+            ip: self.ip,
+        }
     }
 }
 
 impl HttpAuth {
     /// Authenticates an API request (bearer API key or access token, tenant
     /// from [`HttpAuthConfig::api_tenant`](super::HttpAuthConfig::api_tenant))
-    /// needing `required`: the middleware's job. On failure, the response to
-    /// send.
+    /// needing `required`: the middleware's job. The principal, or the
+    /// response to send; `.await` the answer, or take it at once when it is
+    /// [`Now`](Answer::Now) (with the memory stores, every accepted request
+    /// but a due last-used write), so a middleware needs no boxed future.
     ///
-    /// A valid credential is accepted whatever failed before from its
-    /// address; a refused one is counted, and answered `429` with
-    /// `Retry-After` once its address or itself is over its limit (see
-    /// [`crate::throttle`]).
+    /// The one bearer pipeline: headers → [`Authenticator`](crate::Authenticator)
+    /// (parse, look up, decide, act) → a refusal that counts is counted, and
+    /// answered `429` with `Retry-After` once its address or itself is over
+    /// its limit (see [`crate::throttle`]). A valid credential is accepted
+    /// whatever failed before from its address.
     ///
     /// # Errors
     ///
     /// The error response: 400 (headers too large or repeated, tenant
     /// missing or malformed), 401, 403, 429 or 503 — see the
     /// [module table](super).
-    pub async fn authenticate(
+    pub fn authenticate(
         &self,
         headers: &impl HeaderSource,
         peer: Option<IpAddr>,
         required: &ScopeSet,
-    ) -> Result<Principal, HttpResponse> {
-        match self.authenticate_now(headers, peer, required) {
-            Attempt::Done(result) => result,
-            // Boxed: the waiting path's future is large, and with the memory
-            // stores rarely taken (a due write, or a counted refusal).
-            Attempt::Later(later) => Box::pin(self.complete(later, headers, peer, required)).await,
-        }
-    }
-
-    /// [`HttpAuth::authenticate`] as far as it goes without waiting: the
-    /// answer when the store answers synchronously and nothing must be
-    /// written or counted first (with the memory stores: every accepted
-    /// request but a due last-used write), so a middleware needs no boxed
-    /// future. Otherwise [`Attempt::Later`], for [`HttpAuth::complete`].
-    pub(crate) fn authenticate_now(
-        &self,
-        headers: &impl HeaderSource,
-        peer: Option<IpAddr>,
-        required: &ScopeSet,
-    ) -> Attempt {
+    ) -> HttpAuthentication {
         let presented = match self.presented(headers, peer) {
             Ok(presented) => presented,
-            Err(response) => return Attempt::Done(Err(response)),
+            Err(response) => return Answer::Now(Err(response)),
         };
-        let Some(decided) = self.inner.authenticator.authenticate_now(
+        let authenticator = &self.inner.authenticator;
+        match authenticator.authenticate_parsed(
             presented.token,
             &presented.tenant,
             presented.ip,
             required,
-        ) else {
-            return Attempt::Later(Later::Wait);
-        };
-        match decided {
-            Decided::Done(result) => match self.concluded(result, &presented) {
-                Ok(answer) => Attempt::Done(answer),
-                Err(failure) => Attempt::Later(Later::Failed(failure)),
+        ) {
+            Answer::Now(result) => match self.concluded(result, &presented) {
+                Ok(answer) => Answer::Now(answer),
+                Err(failure) => {
+                    let auth = self.clone();
+                    Answer::later(async move { Err(auth.refuse(failure).await) })
+                }
             },
-            Decided::FollowUp(pending) => Attempt::Later(Later::FollowUp(FollowUp {
-                failure: pending.rejection().and_then(|r| presented.failure(r)),
-                pending,
-            })),
-        }
-    }
-
-    /// The answer of an [`Attempt::Later`], for the same request.
-    pub(crate) async fn complete(
-        &self,
-        later: Later,
-        headers: &impl HeaderSource,
-        peer: Option<IpAddr>,
-        required: &ScopeSet,
-    ) -> Result<Principal, HttpResponse> {
-        match later {
-            Later::FollowUp(FollowUp { pending, failure }) => {
-                let result = self.inner.authenticator.finish(*pending).await;
-                match (result, failure) {
-                    (Err(AuthError::Rejected(_)), Some(failure)) => Err(self.refuse(failure).await),
-                    (result, _) => {
-                        let method = pending_method(&result);
-                        self.record(method, &result);
-                        result.map_err(|e| auth_error_response(&e))
+            // Nothing has happened yet: ask again from a future that owns
+            // what it needs, so that the answer outlives the headers.
+            Answer::Later(_) => {
+                let (auth, owned, required) =
+                    (self.clone(), presented.to_owned(), required.clone());
+                Answer::later(async move {
+                    let presented = owned.presented();
+                    let result = auth
+                        .inner
+                        .authenticator
+                        .authenticate_parsed(
+                            presented.token,
+                            &presented.tenant,
+                            presented.ip,
+                            &required,
+                        )
+                        .await;
+                    match auth.concluded(result, &presented) {
+                        Ok(answer) => answer,
+                        Err(failure) => Err(auth.refuse(failure).await),
                     }
-                }
-            }
-            Later::Failed(failure) => Err(self.refuse(failure).await),
-            Later::Wait => {
-                let presented = self.presented(headers, peer)?;
-                let result = self
-                    .inner
-                    .authenticator
-                    .authenticate_in(presented.token, &presented.tenant, presented.ip, required)
-                    .await;
-                match self.concluded(result, &presented) {
-                    Ok(answer) => answer,
-                    Err(failure) => Err(self.refuse(failure).await),
-                }
+                })
             }
         }
     }
@@ -270,18 +238,6 @@ impl HttpAuth {
             tenant,
             ip: self.client_ip(headers, peer),
         })
-    }
-}
-
-/// The `method` label of a finished authentication's metrics.
-fn pending_method(result: &Result<Principal, AuthError>) -> &'static str {
-    match result {
-        Ok(p) => match p.method() {
-            crate::AuthMethod::AccessToken { .. } => "access_token",
-            _ => "api_key",
-        },
-        // Follow-ups are written for API keys only.
-        Err(_) => "api_key",
     }
 }
 

@@ -32,8 +32,7 @@ mod request;
 mod tenant;
 
 pub use auth::{HttpAuth, HttpAuthConfig, body_too_large};
-#[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) use bearer::Attempt;
+pub use bearer::HttpAuthentication;
 pub use client_ip::TrustedProxies;
 pub use csrf::{CSRF_COOKIE, CsrfKey, DEVICE_COOKIE};
 pub use login::{StaticUsers, UserDirectory};

@@ -1,5 +1,9 @@
-//! The authorization endpoint's request validation (RFC 6749 §4.1.1,
-//! RFC 7636 §4.3), as pure functions.
+//! The authorization endpoint (RFC 6749 §4.1.1, RFC 7636 §4.3): request
+//! validation and the approval's rule as pure functions
+//! ([`AuthorizationRequest::parse`], `validate`, [`plan_approval`]), and
+//! the drivers that read the client and issue the code
+//! ([`AuthorizationServer::authorize`], [`AuthorizationServer::approve`],
+//! [`AuthorizationServer::deny`]).
 //!
 //! Errors come in two kinds, and the type keeps them apart:
 //! * [`AuthorizeError::NoRedirect`]: the client or its redirect URI cannot be
@@ -15,12 +19,15 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::{
-    ClientId, ClientInfo, CodeChallenge, CodeChallengeMethod, OAuthClient, OAuthError,
-    OAuthErrorCode,
+    AuthorizationCodeRecord, AuthorizationServer, CODE_PREFIX, ClientId, ClientInfo, CodeChallenge,
+    CodeChallengeMethod, FamilyId, OAuthClient, OAuthError, OAuthErrorCode,
     params::{Params, append_query},
     redirect_uri_matches,
 };
-use crate::{ScopeSet, TenantId};
+use crate::{
+    AuditEvent, AuditEventKind, AuthorizationCode, ScopeSet, TenantId, audit::Actor,
+    secret::random_token,
+};
 
 /// What the validation needs to know about the server.
 #[derive(Debug, Clone, Copy)]
@@ -294,4 +301,142 @@ pub enum AuthorizeError {
     /// Redirect to the client with the error.
     #[error("authorization request refused: {}", .0.error)]
     Redirect(ErrorRedirect),
+}
+
+/// The scopes an approval grants: `approved` (interned in the request's
+/// set), which must be a non-empty subset of the requested scopes, for a
+/// subject of 1 to 256 bytes. Pure. The user may narrow what the client
+/// asked for, never widen it (RFC 6749 §3.3).
+///
+/// # Errors
+///
+/// `invalid_scope` for an empty or wider set; `invalid_request` for a bad
+/// subject.
+pub fn plan_approval(
+    request: &ValidatedAuthorization,
+    subject: &str,
+    approved: &ScopeSet,
+) -> Result<ScopeSet, OAuthError> {
+    if approved.is_empty() || !request.scopes.contains_all(approved) {
+        return Err(OAuthError::invalid_scope(
+            "approved scopes must be a non-empty subset of the requested scopes",
+        ));
+    }
+    if subject.is_empty() || subject.len() > 256 {
+        return Err(OAuthError::invalid_request(
+            "subject must be 1 to 256 bytes",
+        ));
+    }
+    Ok(approved.interned_in(&request.scopes))
+}
+
+impl AuthorizationServer {
+    /// Validates an authorization request (the query of `GET
+    /// /oauth/authorize`). On success, the application authenticates the
+    /// user, shows the consent page for the returned request, and calls
+    /// [`approve`](Self::approve) or [`deny`](Self::deny).
+    ///
+    /// # Errors
+    ///
+    /// [`AuthorizeError::NoRedirect`] (show an error page) or
+    /// [`AuthorizeError::Redirect`] (send the user agent back with the error).
+    pub async fn authorize(
+        &self,
+        tenant: &TenantId,
+        query: &str,
+    ) -> Result<ValidatedAuthorization, AuthorizeError> {
+        let request = AuthorizationRequest::parse(query)?;
+        let client = self
+            .clients
+            .get(tenant, request.client_id())
+            .await
+            .map_err(|e| AuthorizeError::NoRedirect(e.into()))?;
+        let issuer = self.config.issuer_for(tenant);
+        request.validate(
+            tenant,
+            client.as_deref(),
+            AuthorizePolicy {
+                issuer: &issuer,
+                known_scopes: &self.config.known_scopes,
+                allow_plain_pkce: self.config.dangerous_options().allow_plain_pkce,
+            },
+        )
+    }
+
+    /// Issues an authorization code for `subject`, who approved `approved`
+    /// (a subset of the requested scopes), and returns the redirect
+    /// `Location`: `redirect_uri?code=…&state=…&iss=…`.
+    ///
+    /// # Errors
+    ///
+    /// `invalid_scope` if `approved` is empty or not within the request's
+    /// scopes; `temporarily_unavailable` when the store fails.
+    pub async fn approve(
+        &self,
+        request: &ValidatedAuthorization,
+        subject: &str,
+        approved: &ScopeSet,
+    ) -> Result<String, OAuthError> {
+        let approved = &plan_approval(request, subject, approved)?;
+        let now = self.now();
+        let code = AuthorizationCode::new(random_token(CODE_PREFIX));
+        let record = AuthorizationCodeRecord {
+            digest: self.digest(code.expose_secret()),
+            family: FamilyId::generate(),
+            tenant: request.tenant.clone(),
+            client_id: request.client.client_id.clone(),
+            redirect_uri: request
+                .redirect_uri_sent
+                .then(|| request.redirect_uri.clone()),
+            subject: subject.into(),
+            scopes: approved.clone(),
+            challenge: request.challenge.clone(),
+            issued_at: now,
+            expires_at: now.saturating_add(self.config.effective_code_ttl()),
+            consumed_at: None,
+        };
+        self.grants.insert_code(record).await?;
+        self.emit(
+            AuditEvent::new(
+                now,
+                request.tenant.clone(),
+                Actor::User {
+                    subject: subject.to_owned(),
+                },
+                AuditEventKind::CodeIssued {
+                    scopes: approved.clone(),
+                },
+            )
+            .with_client(request.client.client_id.clone())
+            .with_subject(subject),
+        )
+        .await;
+        Ok(request.success_location(code.expose_secret()))
+    }
+
+    /// The user declined: the redirect carrying `error=access_denied`.
+    pub async fn deny(
+        &self,
+        request: &ValidatedAuthorization,
+        subject: Option<&str>,
+    ) -> ErrorRedirect {
+        let actor = subject.map_or(Actor::System, |s| Actor::User {
+            subject: s.to_owned(),
+        });
+        let mut event = AuditEvent::new(
+            self.now(),
+            request.tenant.clone(),
+            actor,
+            AuditEventKind::AuthorizationDenied,
+        )
+        .with_client(request.client.client_id.clone());
+        if let Some(s) = subject {
+            event = event.with_subject(s);
+        }
+        self.emit(event).await;
+        request.error_redirect(OAuthError::new(
+            OAuthErrorCode::AccessDenied,
+            "the user denied the request",
+        ))
+    }
 }

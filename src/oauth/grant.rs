@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::CodeChallenge;
 use crate::{
-    Digest, ScopeSet, StoreError, TenantId,
+    Digest, Lookup, ScopeSet, StoreError, TenantId,
     ids::{ClientId, FamilyId},
 };
 
@@ -215,24 +215,10 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
     async fn insert_tokens(&self, tokens: NewTokens) -> Result<InsertTokens, StoreError>;
 
     /// The access token with this digest: the hot path of every request
-    /// made with an access token. Shared (`Arc`), as
+    /// made with an access token. Answered now or later, and shared
+    /// (`Arc`), as
     /// [`ApiKeyStore::find_by_digest`](crate::ApiKeyStore::find_by_digest).
-    async fn find_access_token(
-        &self,
-        digest: &Digest,
-    ) -> Result<Option<Arc<AccessTokenRecord>>, StoreError>;
-
-    /// [`find_access_token`](Self::find_access_token) answered at once by a
-    /// store that never waits; `None` (the default) means "ask
-    /// `find_access_token`". See
-    /// [`ApiKeyStore::find_by_digest_now`](crate::ApiKeyStore::find_by_digest_now).
-    fn find_access_token_now(
-        &self,
-        digest: &Digest,
-    ) -> Option<Result<Option<Arc<AccessTokenRecord>>, StoreError>> {
-        let _ = digest;
-        None
-    }
+    fn find_access_token(&self, digest: Digest) -> Lookup<'_, AccessTokenRecord>;
 
     /// The refresh token with this digest.
     async fn find_refresh_token(

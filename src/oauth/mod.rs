@@ -27,40 +27,59 @@
 //!   token of another tenant is always inactive. Register only resource
 //!   servers you trust as confidential clients (RFC 7662 §4).
 
+mod access;
 mod authorize;
 mod client;
+mod client_auth;
+mod clients;
 mod config;
-mod decide;
 mod error;
+mod exchange;
 mod grant;
+mod introspect;
+mod metadata;
 mod params;
 mod pkce;
-mod service;
+mod refresh;
+mod revoke;
+mod server;
 mod token;
 
 pub use crate::ids::{ClientId, FamilyId, InvalidClientId};
-pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, ValidatedAuthorization};
+pub use access::verify_access_token;
+pub use authorize::{
+    AuthorizationRequest, AuthorizeError, ErrorRedirect, ValidatedAuthorization, plan_approval,
+};
 pub(crate) use client::is_uri_scheme;
 pub use client::{
     ClientInfo, ClientKind, ClientStore, InvalidRedirectUri, MAX_REDIRECT_URI_LEN,
     MAX_REDIRECT_URIS, OAuthClient, redirect_uri_matches, validate_redirect_uri,
 };
+pub use client_auth::check_client;
+pub(crate) use client_auth::presented_client_id;
+pub use clients::{ClientError, NewClient, RegisteredClient, plan_registration};
 pub use config::{
     AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL, MAX_REFRESH_REUSE_GRACE,
 };
 pub use error::{CredentialFailure, OAuthError, OAuthErrorCode};
+pub use exchange::{ExchangePlan, plan_exchange};
 pub use grant::{
     AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, GrantStore, InsertTokens, NewTokens,
     RefreshTokenRecord, RotateRefresh,
 };
+pub use introspect::{introspect_access, introspect_refresh, visible_to_client};
+pub use metadata::server_metadata;
 pub(crate) use params::Params;
 pub use params::{MAX_PARAM_LEN, MAX_PARAMS};
 pub use pkce::{
     CodeChallenge, CodeChallengeMethod, PKCE_MAX_LEN, PKCE_MIN_LEN, is_valid_verifier_syntax,
 };
-pub use service::{
-    ACCESS_TOKEN_PREFIX, AuthorizationServer, CLIENT_SECRET_PREFIX, CODE_PREFIX, ClientError,
-    NewClient, REFRESH_TOKEN_PREFIX, RegisteredClient,
+pub use refresh::{
+    RefreshPlan, UnknownRefresh, forget_rotated_before, plan_refresh, plan_unknown_refresh,
 };
-pub(crate) use token::presented_client_id;
+pub use revoke::{Presented, RevokePlan, plan_revoke};
+pub use server::{
+    ACCESS_TOKEN_PREFIX, AuthorizationServer, CLIENT_SECRET_PREFIX, CODE_PREFIX,
+    REFRESH_TOKEN_PREFIX,
+};
 pub use token::{Introspection, ServerMetadata, TokenRequest, TokenResponse};

@@ -117,9 +117,20 @@ impl<'a> Params<'a> {
 /// it is, and bytes that do not form UTF-8 become U+FFFD. Borrowed when
 /// there is nothing to decode, which is the common case for OAuth values.
 fn decode(raw: &str) -> Cow<'_, str> {
+    decode_with(raw, true).unwrap_or_default()
+}
+
+/// [`decode`], except that bytes that do not form UTF-8 refuse the value
+/// (`None`): for credentials, where a replaced byte would be another secret.
+/// The one form decoder of the crate either way.
+pub(crate) fn decode_strict(raw: &str) -> Option<Cow<'_, str>> {
+    decode_with(raw, false)
+}
+
+fn decode_with(raw: &str, lossy: bool) -> Option<Cow<'_, str>> {
     let bytes = raw.as_bytes();
     let Some(first) = bytes.iter().position(|&b| b == b'%' || b == b'+') else {
-        return Cow::Borrowed(raw);
+        return Some(Cow::Borrowed(raw));
     };
     let mut out = Vec::with_capacity(bytes.len());
     out.extend_from_slice(&bytes[..first]);
@@ -139,10 +150,17 @@ fn decode(raw: &str) -> Cow<'_, str> {
         }
         i += 1;
     }
-    Cow::Owned(match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    match String::from_utf8(out) {
+        Ok(s) => Some(Cow::Owned(s)),
+        Err(e) if lossy => Some(Cow::Owned(
+            String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        )),
+        Err(e) => {
+            // The bytes may be a secret's: wiped, not just dropped.
+            zeroize::Zeroize::zeroize(&mut e.into_bytes());
+            None
+        }
+    }
 }
 
 /// The value of one hex digit.

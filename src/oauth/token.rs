@@ -1,11 +1,10 @@
 //! Token-endpoint wire types: client credentials, token responses,
 //! introspection answers and server metadata.
 
-use base64::Engine as _;
 use serde::{Serialize, Serializer};
 
-use super::{ClientId, OAuthError, params::Params};
-use crate::{AccessToken, ClientSecret, RefreshToken, ScopeSet};
+use super::ClientId;
+use crate::{AccessToken, RefreshToken, ScopeSet};
 
 /// What a token, revocation or introspection request carries: its
 /// `Authorization` header (for `client_secret_basic`) and its form body.
@@ -42,121 +41,6 @@ impl<'a> TokenRequest<'a> {
             body,
         }
     }
-}
-
-/// How a client presented its credentials.
-#[derive(Debug)]
-pub(crate) struct ClientCredentials {
-    pub(crate) client_id: ClientId,
-    pub(crate) secret: Option<ClientSecret>,
-    /// Whether HTTP Basic was used (so failures carry a Basic challenge).
-    pub(crate) basic: bool,
-}
-
-/// Reads the client's credentials from the `Authorization: Basic` header
-/// (`client_secret_basic`, with the RFC 6749 §2.3.1 form-encoding before
-/// base64) or the body (`client_secret_post`, or `client_id` alone for a
-/// public client).
-pub(crate) fn client_credentials(
-    authorization: Option<&str>,
-    params: &Params<'_>,
-) -> Result<ClientCredentials, OAuthError> {
-    let body_id = params.get("client_id")?;
-    let body_secret = params.get("client_secret")?;
-    if authorization.is_some_and(|h| h.len() > crate::credential::MAX_AUTHORIZATION_LEN) {
-        return Err(
-            OAuthError::invalid_client("Authorization header too long").with_basic_challenge(true)
-        );
-    }
-    let basic = match authorization {
-        Some(h) => match h.split_once(' ') {
-            Some((scheme, value)) if scheme.eq_ignore_ascii_case("basic") => {
-                Some(parse_basic(value.trim())?)
-            }
-            _ => None,
-        },
-        None => None,
-    };
-    match basic {
-        Some((id, secret)) => {
-            if body_secret.is_some() {
-                return Err(OAuthError::invalid_request(
-                    "use one client authentication method, not two",
-                ));
-            }
-            if body_id.is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id differs from the Basic credentials",
-                ));
-            }
-            let client_id = ClientId::parse(&id).map_err(|_| {
-                OAuthError::invalid_client("client authentication failed")
-                    .with_basic_challenge(true)
-            })?;
-            Ok(ClientCredentials {
-                client_id,
-                secret: Some(secret),
-                basic: true,
-            })
-        }
-        None => {
-            let id = body_id
-                .ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
-            let client_id = ClientId::parse(id)
-                .map_err(|_| OAuthError::invalid_client("client authentication failed"))?;
-            Ok(ClientCredentials {
-                client_id,
-                secret: body_secret.map(ClientSecret::new),
-                basic: false,
-            })
-        }
-    }
-}
-
-/// The client id a token, revocation or introspection request names, as
-/// [`client_credentials`] reads it (the Basic user, form-decoded, else the
-/// body's `client_id`), even when the request is malformed: what a failed
-/// client authentication is counted against.
-pub(crate) fn presented_client_id(authorization: Option<&str>, body: &str) -> String {
-    let basic = authorization.and_then(|h| {
-        let (scheme, value) = h.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic")
-            || h.len() > crate::credential::MAX_AUTHORIZATION_LEN
-        {
-            return None;
-        }
-        parse_basic(value.trim()).ok().map(|(id, _secret)| id)
-    });
-    basic.unwrap_or_else(|| {
-        Params::parse(body)
-            .ok()
-            .and_then(|p| p.get("client_id").ok().flatten().map(str::to_owned))
-            .unwrap_or_default()
-    })
-}
-
-fn parse_basic(value: &str) -> Result<(String, ClientSecret), OAuthError> {
-    let fail =
-        || OAuthError::invalid_client("malformed Basic credentials").with_basic_challenge(true);
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value)
-        .map_err(|_| fail())?;
-    let decoded = zeroize::Zeroizing::new(decoded);
-    let text = std::str::from_utf8(&decoded).map_err(|_| fail())?;
-    let (id, secret) = text.split_once(':').ok_or_else(fail)?;
-    Ok((
-        form_decode(id).ok_or_else(fail)?,
-        ClientSecret::new(form_decode(secret).ok_or_else(fail)?),
-    ))
-}
-
-/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).
-fn form_decode(s: &str) -> Option<String> {
-    let plus_as_space = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_as_space)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
 }
 
 fn expose_access<S: Serializer>(token: &AccessToken, s: S) -> Result<S::Ok, S::Error> {
@@ -259,69 +143,4 @@ pub struct ServerMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes_supported: Option<Vec<String>>,
     pub authorization_response_iss_parameter_supported: bool,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn basic(id: &str, secret: &str) -> String {
-        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!(
-                "{}:{}",
-                enc(id),
-                enc(secret)
-            ))
-        )
-    }
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let secret = "s3cr:t+with%odd chars";
-        let h = basic("my_client", secret);
-        let c = client_credentials(Some(&h), &Params::default()).unwrap();
-        assert_eq!(c.client_id.as_str(), "my_client");
-        assert_eq!(c.secret.unwrap().expose_secret(), secret);
-        assert!(c.basic);
-    }
-
-    #[test]
-    fn post_credentials_and_public_clients() {
-        let p = Params::parse("client_id=abc&client_secret=xyz").unwrap();
-        let c = client_credentials(None, &p).unwrap();
-        assert_eq!(
-            (
-                c.client_id.as_str(),
-                c.secret.unwrap().expose_secret(),
-                c.basic
-            ),
-            ("abc", "xyz", false)
-        );
-        let p = Params::parse("client_id=abc").unwrap();
-        assert!(client_credentials(None, &p).unwrap().secret.is_none());
-    }
-
-    #[test]
-    fn credential_errors() {
-        let both = Params::parse("client_secret=xyz").unwrap();
-        let e = client_credentials(Some(&basic("a", "b")), &both).unwrap_err();
-        assert_eq!(e.code, super::super::OAuthErrorCode::InvalidRequest);
-        let other = Params::parse("client_id=other").unwrap();
-        assert_eq!(
-            client_credentials(Some(&basic("a", "b")), &other)
-                .unwrap_err()
-                .code,
-            super::super::OAuthErrorCode::InvalidRequest
-        );
-        let e = client_credentials(None, &Params::default()).unwrap_err();
-        assert_eq!(e.code, super::super::OAuthErrorCode::InvalidClient);
-        assert!(!e.basic_challenge);
-        for bad in ["Basic !!!", "Basic YWJj", "Basic /w=="] {
-            let e = client_credentials(Some(bad), &Params::default()).unwrap_err();
-            assert_eq!(e.code, super::super::OAuthErrorCode::InvalidClient, "{bad}");
-            assert!(e.basic_challenge);
-        }
-    }
 }

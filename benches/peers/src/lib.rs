@@ -5,7 +5,6 @@
 #![allow(clippy::expect_used)] // A benchmark whose set-up fails should stop at once.
 
 use std::{
-    future::Future,
     pin::pin,
     sync::Arc,
     task::{Context, Poll, Waker},
@@ -25,8 +24,8 @@ use tower_http::validate_request::ValidateRequestHeaderLayer;
 /// Polls `f` to completion with a no-op waker (copied from
 /// `benches/common/mod.rs`). The in-memory stores never wait, so this
 /// measures the library, not an executor.
-pub fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
+pub fn block_on<F: std::future::IntoFuture>(f: F) -> F::Output {
+    let mut f = pin!(f.into_future());
     let mut cx = Context::from_waker(Waker::noop());
     loop {
         if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {

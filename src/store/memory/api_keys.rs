@@ -10,7 +10,8 @@ use dashmap::DashMap;
 use time::OffsetDateTime;
 
 use crate::{
-    ApiKeyRecord, ApiKeyStore, Digest, KeyId, RevokeOutcome, RotateOutcome, StoreError, TenantId,
+    ApiKeyRecord, ApiKeyStore, Digest, KeyId, Lookup, RevokeOutcome, RotateOutcome, StoreError,
+    TenantId,
 };
 
 use super::{Slot, SlotMap, lookup, sharded};
@@ -57,7 +58,7 @@ impl MemoryApiKeyStore {
         self.by_digest.is_empty()
     }
 
-    /// The record with this digest: both `find_by_digest`s.
+    /// The record with this digest.
     fn by_digest(&self, digest: &Digest) -> Option<Arc<ApiKeyRecord>> {
         lookup(&self.by_digest, digest).map(|r| Arc::clone(&r))
     }
@@ -120,18 +121,8 @@ impl ApiKeyStore for MemoryApiKeyStore {
         self.insert_locked(record)
     }
 
-    async fn find_by_digest(
-        &self,
-        digest: &Digest,
-    ) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
-        Ok(self.by_digest(digest))
-    }
-
-    fn find_by_digest_now(
-        &self,
-        digest: &Digest,
-    ) -> Option<Result<Option<Arc<ApiKeyRecord>>, StoreError>> {
-        Some(Ok(self.by_digest(digest)))
+    fn find_by_digest(&self, digest: Digest) -> Lookup<'_, ApiKeyRecord> {
+        Lookup::now(Ok(self.by_digest(&digest)))
     }
 
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {

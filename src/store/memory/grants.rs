@@ -7,7 +7,7 @@ use dashmap::DashMap;
 use time::OffsetDateTime;
 
 use crate::{
-    Digest, DigestHasherBuilder, StoreError,
+    Digest, DigestHasherBuilder, Lookup, StoreError,
     oauth::{
         AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, FamilyId, GrantStore,
         InsertTokens, NewTokens, RefreshTokenRecord, RotateRefresh,
@@ -197,18 +197,8 @@ impl GrantStore for MemoryGrantStore {
         Ok(InsertTokens::Inserted)
     }
 
-    async fn find_access_token(
-        &self,
-        digest: &Digest,
-    ) -> Result<Option<Arc<AccessTokenRecord>>, StoreError> {
-        Ok(self.access_token(digest))
-    }
-
-    fn find_access_token_now(
-        &self,
-        digest: &Digest,
-    ) -> Option<Result<Option<Arc<AccessTokenRecord>>, StoreError>> {
-        Some(Ok(self.access_token(digest)))
+    fn find_access_token(&self, digest: Digest) -> Lookup<'_, AccessTokenRecord> {
+        Lookup::now(Ok(self.access_token(&digest)))
     }
 
     async fn find_refresh_token(

@@ -161,6 +161,46 @@ macro_rules! impl_sql_stores {
                     .bind(rows::version(d))
             }
 
+            /// The record of the row with digest `d` (`sql`: digest, version),
+            /// read through `executor` (the pool, or a transaction): every
+            /// by-digest lookup of both backends.
+            async fn find_one<'e, R, E>(
+                executor: E,
+                sql: &'static str,
+                d: &Digest,
+            ) -> Result<Option<R::Record>, StoreError>
+            where
+                R: rows::IntoRecord
+                    + for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row>
+                    + Send
+                    + Unpin,
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                by_digest::<R>(sql, d)
+                    .fetch_optional(executor)
+                    .await
+                    .map_err(db_error)?
+                    .map(rows::IntoRecord::into_record)
+                    .transpose()
+            }
+
+            /// [`find_one`] on the pool, shared as every store lookup.
+            async fn find_shared<R>(
+                pool: &sqlx::Pool<Db>,
+                sql: &'static str,
+                d: &Digest,
+            ) -> Result<Option<std::sync::Arc<R::Record>>, StoreError>
+            where
+                R: rows::IntoRecord
+                    + for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row>
+                    + Send
+                    + Unpin,
+            {
+                Ok(find_one::<R, _>(pool, sql, d)
+                    .await?
+                    .map(std::sync::Arc::new))
+            }
+
             // ----- transaction steps ---------------------------------------
 
             /// Runs a conditional `UPDATE … SET <column> = at WHERE digest
@@ -255,16 +295,10 @@ macro_rules! impl_sql_stores {
                     Ok(())
                 }
 
-                async fn find_by_digest(
-                    &self,
-                    digest: &Digest,
-                ) -> Result<Option<std::sync::Arc<ApiKeyRecord>>, StoreError> {
-                    by_digest::<ApiKeyRow>(q::API_KEY_BY_DIGEST, digest)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error)?
-                        .map(|row| row.into_record().map(std::sync::Arc::new))
-                        .transpose()
+                fn find_by_digest(&self, digest: Digest) -> $crate::Lookup<'_, ApiKeyRecord> {
+                    $crate::Lookup::later(async move {
+                        find_shared::<ApiKeyRow>(&self.pool, q::API_KEY_BY_DIGEST, &digest).await
+                    })
                 }
 
                 async fn get(
@@ -488,12 +522,7 @@ macro_rules! impl_sql_stores {
                     &self,
                     digest: &Digest,
                 ) -> Result<Option<std::sync::Arc<AuthorizationCodeRecord>>, StoreError> {
-                    by_digest::<CodeRow>(q::CODE_BY_DIGEST, digest)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error)?
-                        .map(|row| row.into_record().map(std::sync::Arc::new))
-                        .transpose()
+                    find_shared::<CodeRow>(&self.pool, q::CODE_BY_DIGEST, digest).await
                 }
 
                 async fn consume_code(
@@ -517,13 +546,11 @@ macro_rules! impl_sql_stores {
                     }
                     if !mark_once(&mut tx, q::CONSUME_CODE, digest, at).await? {
                         // Consumed before (re-read under the family lock), or purged.
-                        let current = by_digest::<CodeRow>(q::CODE_BY_DIGEST, digest)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
+                        let current =
+                            find_one::<CodeRow, _>(&mut *tx, q::CODE_BY_DIGEST, digest).await?;
                         rollback(tx).await?;
                         return Ok(match current {
-                            Some(row) => ConsumeCode::AlreadyConsumed(Box::new(row.into_record()?)),
+                            Some(code) => ConsumeCode::AlreadyConsumed(Box::new(code)),
                             None => ConsumeCode::Unknown,
                         });
                     };
@@ -546,40 +573,34 @@ macro_rules! impl_sql_stores {
                     Ok(InsertTokens::Inserted)
                 }
 
-                async fn find_access_token(
+                fn find_access_token(
                     &self,
-                    digest: &Digest,
-                ) -> Result<Option<std::sync::Arc<AccessTokenRecord>>, StoreError> {
-                    by_digest::<AccessTokenRow>(q::ACCESS_TOKEN_BY_DIGEST, digest)
-                        .fetch_optional(&self.pool)
+                    digest: Digest,
+                ) -> $crate::Lookup<'_, AccessTokenRecord> {
+                    $crate::Lookup::later(async move {
+                        find_shared::<AccessTokenRow>(
+                            &self.pool,
+                            q::ACCESS_TOKEN_BY_DIGEST,
+                            &digest,
+                        )
                         .await
-                        .map_err(db_error)?
-                        .map(|row| row.into_record().map(std::sync::Arc::new))
-                        .transpose()
+                    })
                 }
 
                 async fn find_refresh_token(
                     &self,
                     digest: &Digest,
                 ) -> Result<Option<std::sync::Arc<RefreshTokenRecord>>, StoreError> {
-                    by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_DIGEST, digest)
-                        .fetch_optional(&self.pool)
+                    find_shared::<RefreshTokenRow>(&self.pool, q::REFRESH_TOKEN_BY_DIGEST, digest)
                         .await
-                        .map_err(db_error)?
-                        .map(|row| row.into_record().map(std::sync::Arc::new))
-                        .transpose()
                 }
 
                 async fn find_refresh_by_handle(
                     &self,
                     handle: &Digest,
                 ) -> Result<Option<std::sync::Arc<RefreshTokenRecord>>, StoreError> {
-                    by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_HANDLE, handle)
-                        .fetch_optional(&self.pool)
+                    find_shared::<RefreshTokenRow>(&self.pool, q::REFRESH_TOKEN_BY_HANDLE, handle)
                         .await
-                        .map_err(db_error)?
-                        .map(|row| row.into_record().map(std::sync::Arc::new))
-                        .transpose()
                 }
 
                 async fn rotate_refresh(
@@ -604,12 +625,12 @@ macro_rules! impl_sql_stores {
                     }
                     if !mark_once(&mut tx, q::ROTATE_REFRESH_TOKEN, old, at).await? {
                         // Used or revoked before (re-read under the family lock), or purged.
-                        let current = by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_DIGEST, old)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_error)?
-                            .map(RefreshTokenRow::into_record)
-                            .transpose()?;
+                        let current = find_one::<RefreshTokenRow, _>(
+                            &mut *tx,
+                            q::REFRESH_TOKEN_BY_DIGEST,
+                            old,
+                        )
+                        .await?;
                         rollback(tx).await?;
                         return Ok(match current {
                             Some(r) if r.revoked_at.is_some() => RotateRefresh::Revoked,

@@ -18,6 +18,35 @@ use crate::{
     },
 };
 
+/// A row that decodes into a record: every row type of the schema.
+pub(super) trait IntoRecord {
+    /// The record.
+    type Record;
+    /// The record, or a [`StoreError`] of kind `Corrupt` for a row that
+    /// does not decode.
+    fn into_record(self) -> Result<Self::Record, StoreError>;
+}
+
+/// Implements [`IntoRecord`] for rows with an inherent `into_record`.
+macro_rules! into_record {
+    ($($row:ty => $record:ty),* $(,)?) => {$(
+        impl IntoRecord for $row {
+            type Record = $record;
+            fn into_record(self) -> Result<$record, StoreError> {
+                <$row>::into_record(self)
+            }
+        }
+    )*};
+}
+
+into_record!(
+    ApiKeyRow => ApiKeyRecord,
+    ClientRow => OAuthClient,
+    CodeRow => AuthorizationCodeRecord,
+    AccessTokenRow => AccessTokenRecord,
+    RefreshTokenRow => RefreshTokenRecord,
+);
+
 // ----- scalar conversions --------------------------------------------------
 
 /// A time as stored: microseconds since the Unix epoch (floored).

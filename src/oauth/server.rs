@@ -1,0 +1,261 @@
+//! The authorization server: its state, the token endpoint's dispatch, and
+//! the minting of tokens that the exchange and refresh steps share. Each
+//! protocol step has a file of its own: `clients`, `authorize`, `exchange`,
+//! `refresh`, `revoke`, `introspect`, `access`, `client_auth`, `metadata`.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{
+    AccessTokenRecord, AuthorizationServerConfig, ClientStore, FamilyId, GrantStore, NewTokens,
+    OAuthClient, OAuthError, OAuthErrorCode, RefreshTokenRecord, TokenRequest, TokenResponse,
+    params::Params,
+};
+use crate::{
+    AccessToken, AuditEvent, AuditSink, Clock, Digest, RefreshToken, ScopeSet, StoreError,
+    SystemClock, TenantId,
+    secret::{family_handle, random_token, random_token_in_family},
+};
+
+/// Prefix of access tokens.
+pub const ACCESS_TOKEN_PREFIX: &str = "pat_";
+/// Prefix of refresh tokens.
+pub const REFRESH_TOKEN_PREFIX: &str = "prt_";
+/// Prefix of authorization codes.
+pub const CODE_PREFIX: &str = "pac_";
+/// Prefix of client secrets.
+pub const CLIENT_SECRET_PREFIX: &str = "pcs_";
+
+/// The OAuth 2.0 authorization server (authorization code + PKCE, refresh
+/// rotation, revocation, introspection, metadata), multi-tenant.
+///
+/// Login and consent belong to the embedding application:
+/// [`authorize`](Self::authorize) validates the request, the application
+/// authenticates the user and asks for consent, then
+/// [`approve`](Self::approve) (or [`deny`](Self::deny)) gives the redirect.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use papyrus_auth::{
+///     Actor, MemoryAuditLog, MemoryClientStore, MemoryGrantStore,
+///     oauth::{AuthorizationServer, ClientKind, CodeChallenge, NewClient, TokenRequest},
+/// };
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let server = AuthorizationServer::new(
+///     Arc::new(MemoryClientStore::new()),
+///     Arc::new(MemoryGrantStore::new()),
+///     Arc::new(MemoryAuditLog::new()),
+/// );
+/// let acme = "acme".parse()?;
+/// let client = server
+///     .register_client(&acme, NewClient::new("portal", ClientKind::Public,
+///         "https://app.example.com/callback", "documents:read".parse()?), &Actor::System)
+///     .await?
+///     .client;
+///
+/// // The browser arrives at /oauth/authorize with a PKCE challenge.
+/// let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// let query = format!(
+///     "response_type=code&client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback\
+///      &scope=documents%3Aread&code_challenge={}&code_challenge_method=S256&state=xyz",
+///     client.client_id, CodeChallenge::s256_of(verifier).as_str());
+/// let request = server.authorize(&acme, &query).await?;
+///
+/// // The application logs the user in and asks for consent, then:
+/// let location = server.approve(&request, "alice", &request.scopes).await?;
+/// let code = location.split("code=").nth(1).unwrap().split('&').next().unwrap();
+///
+/// // The client exchanges the code.
+/// let body = format!(
+///     "grant_type=authorization_code&code={code}&client_id={}\
+///      &redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback&code_verifier={verifier}",
+///     client.client_id);
+/// let tokens = server.token(&acme, &TokenRequest::new(None, &body)).await?;
+/// assert_eq!(tokens.expires_in, 3600);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthorizationServer {
+    pub(super) clients: Arc<dyn ClientStore>,
+    pub(super) grants: Arc<dyn GrantStore>,
+    audit: Arc<dyn AuditSink>,
+    clock: Arc<dyn Clock>,
+    pub(super) config: Arc<AuthorizationServerConfig>,
+}
+
+impl AuthorizationServer {
+    /// A server over these stores, with the system clock and the default
+    /// [`AuthorizationServerConfig`].
+    pub fn new(
+        clients: Arc<dyn ClientStore>,
+        grants: Arc<dyn GrantStore>,
+        audit: Arc<dyn AuditSink>,
+    ) -> Self {
+        Self {
+            clients,
+            grants,
+            audit,
+            clock: Arc::new(SystemClock),
+            config: Arc::new(AuthorizationServerConfig::default()),
+        }
+    }
+
+    /// Uses `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time now, by the server's clock (the HTTP layer's CSRF tokens
+    /// and audit events use it too).
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Uses `config`.
+    pub fn with_config(mut self, config: AuthorizationServerConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &AuthorizationServerConfig {
+        &self.config
+    }
+
+    /// The grant store in use.
+    pub fn grants(&self) -> &Arc<dyn GrantStore> {
+        &self.grants
+    }
+
+    /// The token endpoint (RFC 6749 §4.1.3 and §6): `authorization_code` and
+    /// `refresh_token` grants, after client authentication.
+    ///
+    /// # Errors
+    ///
+    /// An [`OAuthError`] with the RFC 6749 §5.2 code; map it with
+    /// [`crate::http::oauth_error_response`].
+    pub async fn token(
+        &self,
+        tenant: &TenantId,
+        request: &TokenRequest<'_>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let params = Params::parse(request.body)?;
+        let grant_type = params.require("grant_type")?;
+        if !matches!(grant_type, "authorization_code" | "refresh_token") {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "supported grant types: authorization_code, refresh_token",
+            ));
+        }
+        let client = self
+            .authenticate_client(tenant, request.authorization, &params)
+            .await?;
+        match grant_type {
+            "authorization_code" => self.exchange_code(tenant, &client, &params).await,
+            _ => self.refresh(tenant, &client, &params).await,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // One call site per grant; a struct would only rename them.
+    pub(super) fn new_tokens(
+        &self,
+        client: &OAuthClient,
+        family: &FamilyId,
+        subject: &Arc<str>,
+        access_scopes: &ScopeSet,
+        family_scopes: &ScopeSet,
+        now: OffsetDateTime,
+        family_expires_at: Option<OffsetDateTime>,
+        handle: Option<(&str, Option<Digest>)>,
+    ) -> (TokenResponse, NewTokens) {
+        let access_scopes = &access_scopes.interned_in(family_scopes);
+        let access_ttl = client
+            .access_token_ttl
+            .unwrap_or(self.config.access_token_ttl);
+        let family_expires_at =
+            family_expires_at.unwrap_or(now.saturating_add(self.config.refresh_family_lifetime));
+        let refresh_ttl = client
+            .refresh_token_ttl
+            .unwrap_or(self.config.refresh_token_ttl);
+        let refresh_expires_at = now.saturating_add(refresh_ttl).min(family_expires_at);
+        let access_token = AccessToken::new(random_token(ACCESS_TOKEN_PREFIX));
+        // The family's handle (a new family draws one), then the token's own
+        // secret.
+        let refresh_token = RefreshToken::new(random_token_in_family(
+            REFRESH_TOKEN_PREFIX,
+            handle.map(|(h, _)| h),
+        ));
+        // The presented token's record holds the handle's digest already,
+        // unless it predates handles or the hasher (pepper) changed since.
+        let handle_digest = match handle {
+            Some((_, Some(d))) if d.version() == self.config.hasher.version() => d,
+            _ => self.digest(family_handle(
+                refresh_token.expose_secret(),
+                REFRESH_TOKEN_PREFIX,
+            )),
+        };
+        let access = AccessTokenRecord {
+            digest: self.digest(access_token.expose_secret()),
+            family: family.clone(),
+            tenant: client.tenant.clone(),
+            client_id: client.id.clone(),
+            subject: Arc::clone(subject),
+            scopes: access_scopes.clone(),
+            issued_at: now,
+            expires_at: now.saturating_add(access_ttl),
+            revoked_at: None,
+        };
+        let refresh = RefreshTokenRecord {
+            digest: self.digest(refresh_token.expose_secret()),
+            handle: Some(handle_digest),
+            family: family.clone(),
+            tenant: client.tenant.clone(),
+            client_id: client.id.clone(),
+            subject: Arc::clone(subject),
+            scopes: family_scopes.clone(),
+            issued_at: now,
+            expires_at: refresh_expires_at,
+            family_expires_at,
+            rotated_at: None,
+            revoked_at: None,
+        };
+        let response = TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: access_ttl.whole_seconds(),
+            refresh_token: Some(refresh_token),
+            scope: access_scopes.clone(),
+        };
+        let tokens = NewTokens {
+            access,
+            refresh: Some(refresh),
+        };
+        (response, tokens)
+    }
+
+    /// Deletes codes and tokens that expired before now. Run it periodically.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        self.grants.purge_expired(self.clock.now()).await
+    }
+
+    /// The digest of a secret, with the configured hasher.
+    pub(super) fn digest(&self, secret: &str) -> Digest {
+        self.config.hasher.digest(secret.as_bytes())
+    }
+
+    /// Records an event about an action already committed.
+    pub(super) async fn emit(&self, event: AuditEvent) {
+        crate::audit::record_committed(&*self.audit, event).await;
+    }
+}
