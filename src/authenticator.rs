@@ -9,7 +9,8 @@
 use std::net::IpAddr;
 
 use crate::{
-    Answer, AuthRequest, ScopeSet,
+    Answer, ScopeSet,
+    api_key::AuthRequest,
     api_key::{ApiKeys, Authentication},
     oauth::{ACCESS_TOKEN_PREFIX, AuthorizationServer},
 };

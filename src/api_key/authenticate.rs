@@ -337,7 +337,9 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::{AuditLog, AuditQuery, MemoryApiKeyStore, MemoryAuditLog, NewApiKey};
+    use crate::{
+        AuditLog, AuditQuery, MemoryAuditLog, api_key::NewApiKey, store::MemoryApiKeyStore,
+    };
 
     #[test]
     fn a_refusal_is_audited_once_per_window() {

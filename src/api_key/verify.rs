@@ -105,7 +105,11 @@ pub fn last_used_write_due(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AuthMethod, Environment, IpAllowlist, SecretHasher, api_key::KeyId};
+    use crate::{
+        AuthMethod, SecretHasher,
+        api_key::KeyId,
+        api_key::{Environment, IpAllowlist},
+    };
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);

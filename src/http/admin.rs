@@ -9,7 +9,8 @@ use super::{
     client_error_response,
 };
 use crate::{
-    ApiKeyError, AuditQuery, AuthMethod, KeyId, NewApiKey, RotateOptions, ScopeSet,
+    AuditQuery, AuthMethod, ScopeSet,
+    api_key::{ApiKeyError, KeyId, NewApiKey, RotateOptions},
     audit::Actor,
     oauth::{NewClient, Params},
 };

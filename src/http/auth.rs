@@ -33,8 +33,9 @@ use super::{
     rejection_response,
 };
 use crate::{
-    AuditEvent, AuditEventKind, AuditLog, Authenticator, Rejection, Scope, TenantId,
+    AuditEvent, AuditEventKind, AuditLog, Rejection, Scope, TenantId,
     audit::Actor,
+    authenticator::Authenticator,
     oauth::{AuthorizationServer, OAuthError},
     signing::SigningKeyStore,
     store::MemorySigningKeyStore,

@@ -44,7 +44,8 @@ pub use crate::credential::{MAX_AUTHORIZATION_LEN, bearer_token, tenant_from_hea
 pub(crate) use crate::credential::{bearer_credential, tenant_refusal};
 
 use crate::{
-    ApiKeyError, AuthError, Rejection,
+    AuthError, Rejection,
+    api_key::ApiKeyError,
     oauth::{
         AuthorizeError, ClientError, ErrorRedirect, Introspection, OAuthError, OAuthErrorCode,
         ServerMetadata, TokenResponse,

@@ -7,7 +7,7 @@ use time::Duration;
 use super::fixtures::{
     RACERS, at, conflict, digest, full_key, key, key_id, near, ok, other_version, race, tenant,
 };
-use crate::{ApiKeyRecord, ApiKeyStore, RevokeOutcome, RotateOutcome};
+use crate::api_key::{ApiKeyRecord, ApiKeyStore, RevokeOutcome, RotateOutcome};
 
 /// Checks an [`ApiKeyStore`]: round trips, conflicts, tenant isolation,
 /// revocation, every rotation outcome, and the conditional last-used write,

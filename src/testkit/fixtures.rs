@@ -10,8 +10,8 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 use tokio::sync::Barrier;
 
 use crate::{
-    ApiKeyRecord, Digest, DigestVersion, Environment, IpAllowlist, KeyId, ScopeSet, SecretHasher,
-    StoreError, StoreErrorKind, TenantId,
+    Digest, DigestVersion, ScopeSet, SecretHasher, StoreError, StoreErrorKind, TenantId,
+    api_key::{ApiKeyRecord, Environment, IpAllowlist, KeyId},
     oauth::{
         AccessTokenRecord, AuthorizationCodeRecord, ClientId, CodeChallenge, FamilyId,
         RefreshTokenRecord,

@@ -88,7 +88,7 @@ pub use counters::failure_counters;
 pub use grants::grant_store;
 pub use signing_keys::signing_key_store;
 
-use crate::{ApiKeyStore, AuditLog, oauth::ClientStore, oauth::GrantStore};
+use crate::{AuditLog, api_key::ApiKeyStore, oauth::ClientStore, oauth::GrantStore};
 
 /// Runs the whole suite: [`api_key_store`], [`client_store`],
 /// [`grant_store`] and [`audit_log`], one after the other.

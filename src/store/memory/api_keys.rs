@@ -10,8 +10,8 @@ use dashmap::DashMap;
 use time::OffsetDateTime;
 
 use crate::{
-    ApiKeyRecord, ApiKeyStore, Digest, KeyId, Lookup, RevokeOutcome, RotateOutcome, StoreError,
-    TenantId,
+    Digest, Lookup, StoreError, TenantId,
+    api_key::{ApiKeyRecord, ApiKeyStore, KeyId, RevokeOutcome, RotateOutcome},
 };
 
 use super::{Slot, SlotMap, lookup, sharded};

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::{
-    ApiKeyRecord, Digest, DigestHasherBuilder,
+    Digest, DigestHasherBuilder,
+    api_key::ApiKeyRecord,
     oauth::{AccessTokenRecord, AuthorizationCodeRecord, RefreshTokenRecord},
 };
 

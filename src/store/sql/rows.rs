@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    ApiKeyRecord, Digest, DigestVersion, Environment, IpAllowlist, KeyId, ScopeSet, StoreError,
-    TenantId,
+    Digest, DigestVersion, ScopeSet, StoreError, TenantId,
+    api_key::{ApiKeyRecord, Environment, IpAllowlist, KeyId},
     oauth::{
         AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientKind, CodeChallenge,
         CodeChallengeMethod, FamilyId, OAuthClient, RefreshTokenRecord,
