@@ -28,8 +28,9 @@ use serde_json::json;
 use super::{
     HeaderSource, HttpRequest, HttpResponse, TenantSource, TrustedProxies,
     admin::Admin,
+    consent::ConsentHandler,
     csrf::{CsrfKey, KeyRing},
-    login::UserDirectory,
+    login::{LoginConsent, UserDirectory},
     rejection_response,
 };
 use crate::{
@@ -169,7 +170,7 @@ pub(super) struct Inner {
     pub(super) authenticator: Authenticator,
     pub(super) oauth: AuthorizationServer,
     pub(super) audit: Arc<dyn AuditLog>,
-    pub(super) users: Arc<dyn UserDirectory>,
+    pub(super) consent: Arc<dyn ConsentHandler>,
     pub(super) throttle: Option<Arc<Throttle>>,
     pub(super) keys: Arc<KeyRing>,
     pub(super) successes: crate::metrics::Successes,
@@ -178,8 +179,9 @@ pub(super) struct Inner {
 
 impl HttpAuth {
     /// The HTTP layer over `authenticator` (API keys), `oauth`, the readable
-    /// `audit` log and the application's `users`, with signing keys and
-    /// failure counters in this process's memory.
+    /// `audit` log and the application's `users` (for the built-in
+    /// [`LoginConsent`] page; [`with_consent`](Self::with_consent) replaces
+    /// it), with signing keys and failure counters in this process's memory.
     pub fn new(
         authenticator: Authenticator,
         oauth: AuthorizationServer,
@@ -194,7 +196,7 @@ impl HttpAuth {
                 authenticator,
                 oauth,
                 audit,
-                users,
+                consent: Arc::new(LoginConsent::new(users)),
                 throttle: config.throttle.map(|t| Arc::new(Throttle::new(t))),
                 keys: Arc::new(keys),
                 successes: crate::metrics::Successes::register(),
@@ -210,7 +212,7 @@ impl HttpAuth {
         }
     }
 
-    fn rebuilt(self, change: impl FnOnce(&mut Inner)) -> Self {
+    pub(super) fn rebuilt(self, change: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| (*shared).clone());
         change(&mut inner);
         Self {

@@ -1,117 +1,315 @@
-//! The authorization endpoint's pages: validation, the login-and-consent
-//! page, and its form (CSRF-protected, with the sign-in limits of
-//! [`crate::throttle::SignInLimits`]).
+//! The authorization endpoint's interaction: the seam where the
+//! application (or the built-in [`LoginConsent`](super::LoginConsent)) says
+//! who the user is and what they approve, and everything around it that
+//! must not be gotten wrong.
+//!
+//! The library validates the authorization request before any page is
+//! shown, draws and checks the CSRF token of every decision (a signed token
+//! bound to a cookie, verified before the handler is asked), narrows the
+//! approved scopes to those requested, issues the code, redirects (303) and
+//! audits. A [`ConsentHandler`] only renders pages and decides, as
+//! oxide-auth's `OwnerSolicitor` and Hydra's login and consent flow do.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Mutex};
+
+use async_trait::async_trait;
 
 use super::{
     HttpRequest, HttpResponse,
     auth::{HttpAuth, is_form, see_other},
     authorize_error_response,
     csrf::{CSRF_COOKIE, CSRF_TTL, DEVICE_COOKIE, new_nonce},
-    error_page, error_redirect_response,
-    pages::consent_page,
+    error_page, error_redirect_response, html_escape,
+    login::UserDirectory,
 };
 use crate::{
-    Scope, ScopeSet, TenantId,
+    ScopeSet, TenantId,
     metrics::{self, Outcome},
     oauth::{AuthorizeError, OAuthError, Params, ValidatedAuthorization},
     throttle::Subject,
 };
 
 /// Parameters of the consent form: one per requested scope (at most
-/// [`crate::MAX_SCOPES`]) and six more.
+/// [`crate::MAX_SCOPES`]) and a few more.
 const MAX_FORM_PARAMS: usize = crate::MAX_SCOPES + 8;
 /// The longest value of the consent form: the whole authorization request.
 const MAX_FORM_VALUE: usize = 16 * 1024;
 
-impl HttpAuth {
-    /// `GET /oauth/authorize`: validates the request and shows the
-    /// login-and-consent page (or the error page or redirect).
-    pub(super) async fn authorize_page(&self, req: &HttpRequest) -> HttpResponse {
-        let tenant = match self.inner.config.oauth_tenant.resolve(req) {
-            Ok(t) => t,
-            Err(_) => {
-                return error_page(&OAuthError::invalid_request(
-                    "this address names no valid tenant",
-                ));
+/// The application's side of `/oauth/authorize`: who the user is, and what
+/// they approve. Set with [`HttpAuth::with_consent`]; the default is
+/// [`LoginConsent`](super::LoginConsent), the built-in login-and-consent
+/// page over a [`UserDirectory`].
+///
+/// The library calls it only for a valid authorization request, and calls
+/// [`decide`](Self::decide) only once the posted form's CSRF token checked
+/// out: a page the handler shows must post back
+/// [`ConsentContext::hidden_fields`] to the same URL.
+///
+/// # Examples
+///
+/// An application that knows its user from its own session cookie, and
+/// renders its own consent page:
+///
+/// ```
+/// use async_trait::async_trait;
+/// use papyrus_auth::http::{ConsentContext, ConsentHandler, HttpResponse, Interaction, html_escape};
+///
+/// #[derive(Debug)]
+/// struct SessionConsent;
+///
+/// #[async_trait]
+/// impl ConsentHandler for SessionConsent {
+///     async fn show(&self, ctx: &ConsentContext<'_>) -> Interaction {
+///         let Some(user) = ctx.http().cookie("session") else {
+///             return Interaction::Page(HttpResponse::redirect("/login".to_owned()));
+///         };
+///         Interaction::Page(HttpResponse::html(200, format!(
+///             "<form method=post>{}<p>{} asks to act for {}.</p>\
+///              <button name=decision value=approve>Allow</button>\
+///              <button name=decision value=deny>Deny</button></form>",
+///             ctx.hidden_fields(),
+///             html_escape(&ctx.authorization().client.name),
+///             html_escape(user),
+///         )))
+///     }
+///
+///     async fn decide(&self, ctx: &ConsentContext<'_>) -> Interaction {
+///         match (ctx.http().cookie("session"), ctx.field("decision")) {
+///             (Some(user), Some("approve")) => Interaction::Approve {
+///                 subject: user.to_owned(),
+///                 scopes: ctx.authorization().scopes.clone(),
+///             },
+///             (user, _) => Interaction::Deny { subject: user.map(str::to_owned) },
+///         }
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait ConsentHandler: std::fmt::Debug + Send + Sync + 'static {
+    /// `GET /oauth/authorize` with a valid request: the page to show (a
+    /// consent form posting [`ConsentContext::hidden_fields`] back, or a
+    /// redirect to the application's own login), or a decision at once.
+    async fn show(&self, ctx: &ConsentContext<'_>) -> Interaction;
+
+    /// `POST /oauth/authorize`, the form's CSRF token verified: the user's
+    /// decision, or a page to show again (a wrong password, say).
+    async fn decide(&self, ctx: &ConsentContext<'_>) -> Interaction;
+}
+
+/// What a [`ConsentHandler`] answers.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Interaction {
+    /// Show this page (or follow this redirect). When it is shown, the
+    /// library sets the CSRF cookie that [`ConsentContext::hidden_fields`]
+    /// is bound to, and lets the page's form post to the client's origin
+    /// (`form-action`).
+    Page(HttpResponse),
+    /// `subject` approved `scopes`: the library narrows them to those the
+    /// client asked for, issues the code and redirects to the client.
+    Approve {
+        /// Who approved (the `sub` of the tokens).
+        subject: String,
+        /// What they approved.
+        scopes: ScopeSet,
+    },
+    /// The user declined (`subject`, if the handler knows who): the library
+    /// redirects to the client with `access_denied`.
+    Deny {
+        /// Who declined, if known.
+        subject: Option<String>,
+    },
+}
+
+/// What a [`ConsentHandler`] is told: the validated authorization request,
+/// the HTTP request, the posted form, and the CSRF fields its page must
+/// post back.
+pub struct ConsentContext<'a> {
+    auth: &'a HttpAuth,
+    tenant: &'a TenantId,
+    authorization: &'a ValidatedAuthorization,
+    http: &'a HttpRequest,
+    form: Option<&'a Params<'a>>,
+    request: &'a str,
+    csrf_token: String,
+    /// Cookies a helper asked to set (a device cookie).
+    cookies: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for ConsentContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The form carries a password: names only.
+        f.debug_struct("ConsentContext")
+            .field("tenant", self.tenant)
+            .field("client", &self.authorization.client.client_id)
+            .field("form", &self.form)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of [`ConsentContext::check_password`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignIn {
+    /// Right: the user's subject.
+    Valid(String),
+    /// Wrong username or password (counted against the sign-in limits).
+    Wrong,
+    /// Refused before the password was checked: over a sign-in limit.
+    Throttled {
+        /// How long until it is not.
+        retry_after: std::time::Duration,
+    },
+    /// The directory failed.
+    Unavailable,
+}
+
+impl<'a> ConsentContext<'a> {
+    /// The tenant of the request.
+    pub fn tenant(&self) -> &TenantId {
+        self.tenant
+    }
+
+    /// The validated authorization request: client, redirect URI, scopes.
+    pub fn authorization(&self) -> &ValidatedAuthorization {
+        self.authorization
+    }
+
+    /// The HTTP request (its cookies: [`HttpRequest::cookie`]).
+    pub fn http(&self) -> &HttpRequest {
+        self.http
+    }
+
+    /// A field of the posted form, sent once (`None` on a `GET`).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form?.get(name).ok().flatten()
+    }
+
+    /// Every value of a repeated field of the posted form (checkboxes).
+    pub fn fields<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.form.into_iter().flat_map(move |f| f.all(name))
+    }
+
+    /// The authorization request, as the form must post it back.
+    pub fn request_field(&self) -> &str {
+        self.request
+    }
+
+    /// The CSRF token, as the form must post it back.
+    pub fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    /// The two hidden inputs a page's form posts back (`request` and
+    /// `csrf_token`), HTML-escaped.
+    pub fn hidden_fields(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"request\" value=\"{}\">\
+             <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
+            html_escape(self.request),
+            html_escape(&self.csrf_token)
+        )
+    }
+
+    /// Checks `username` and `password` against `users`, held to the
+    /// sign-in limits ([`crate::throttle::SignInLimits`]): refused before
+    /// the password is checked when over a limit, counted when wrong. A
+    /// right one sets a device cookie on the response (this browser is then
+    /// held to its own limit only).
+    pub async fn check_password(
+        &self,
+        users: &dyn UserDirectory,
+        username: &str,
+        password: &str,
+    ) -> SignIn {
+        let (auth, tenant) = (self.auth, self.tenant);
+        let now = auth.inner.oauth.now();
+        let ip = auth.client_ip(self.http, self.http.peer);
+        let device = match self.http.cookie(DEVICE_COOKIE) {
+            Some(value) => match auth
+                .inner
+                .keys
+                .verify_device(value, tenant, username, now)
+                .await
+            {
+                Ok(nonce) => nonce,
+                Err(_) => return SignIn::Unavailable,
+            },
+            None => None,
+        };
+        let subjects = sign_in_subjects(tenant, username, ip, device.as_deref());
+        if let Some(refusal) = auth
+            .refused_before_checking(&subjects, Some(tenant), ip)
+            .await
+        {
+            metrics::authentication("password", Outcome::Throttled, "too_many_failures");
+            return SignIn::Throttled {
+                retry_after: refusal.retry_after,
+            };
+        }
+        match users.verify_password(tenant, username, password).await {
+            Ok(Some(subject)) => {
+                metrics::authentication("password", Outcome::Success, "none");
+                if let Some(cookie) = auth.device_cookie(tenant, username, now).await {
+                    self.cookies
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(cookie);
+                }
+                SignIn::Valid(subject)
             }
+            Ok(None) => {
+                metrics::authentication("password", Outcome::Rejected, "wrong_password");
+                // Counted; a failure over a limit refuses the next attempt,
+                // before its password is checked.
+                auth.failed(&subjects, Some(tenant), ip).await;
+                SignIn::Wrong
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "user directory failure");
+                metrics::authentication("password", Outcome::Unavailable, "store");
+                SignIn::Unavailable
+            }
+        }
+    }
+}
+
+impl HttpAuth {
+    /// Hands the login-and-consent step to `handler` (the application's own
+    /// sign-in, sessions, SSO or MFA, and its own pages) instead of the
+    /// built-in [`LoginConsent`](super::LoginConsent).
+    pub fn with_consent(self, handler: std::sync::Arc<dyn ConsentHandler>) -> Self {
+        self.rebuilt(|inner| inner.consent = handler)
+    }
+
+    /// `GET /oauth/authorize`: validates the request and asks the handler.
+    pub(super) async fn authorize_page(&self, req: &HttpRequest) -> HttpResponse {
+        let Ok(tenant) = self.inner.config.oauth_tenant.resolve(req) else {
+            return error_page(&OAuthError::invalid_request(
+                "this address names no valid tenant",
+            ));
         };
         match self.inner.oauth.authorize(&tenant, &req.query).await {
             Ok(v) => {
-                self.render_consent(&tenant, &v, &req.query, None, 200)
+                self.interact(&tenant, &v, req, None, &req.query, Step::Show)
                     .await
             }
             Err(e) => authorize_error_response(&e),
         }
     }
 
-    /// The login-and-consent page for `v`, with a fresh CSRF cookie and
-    /// token (signed with the shared key ring, so any instance verifies it).
-    async fn render_consent(
-        &self,
-        tenant: &TenantId,
-        v: &ValidatedAuthorization,
-        request: &str,
-        error: Option<&str>,
-        status: u16,
-    ) -> HttpResponse {
-        let nonce = new_nonce();
-        let now = self.inner.oauth.now();
-        let token = match self
-            .inner
-            .keys
-            .csrf_token(&nonce, tenant, request, now)
-            .await
-        {
-            Ok(token) => token,
-            Err(e) => return error_page(&e.into()),
-        };
-        let mut page = HttpResponse::html(status, consent_page(v, request, &token, error))
-            .with_header(
-                "Set-Cookie",
-                self.cookie(CSRF_COOKIE, &nonce, CSRF_TTL.whole_seconds()),
-            );
-        // The form posts here and is answered with a redirect to the client,
-        // which browsers check against `form-action` too: allow its origin.
-        let form_action = match csp_source(&v.redirect_uri) {
-            Some(origin) => format!("; form-action 'self' {origin}"),
-            None => String::new(),
-        };
-        for (name, value) in &mut page.headers {
-            if *name == "Content-Security-Policy" {
-                value.push_str(&form_action);
-            }
-        }
-        page
-    }
-
-    /// A `Set-Cookie` value for the authorization endpoint's path.
-    fn cookie(&self, name: &str, value: &str, max_age: i64) -> String {
-        let secure = if self.inner.config.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        };
-        format!(
-            "{name}={value}; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-        )
-    }
-
-    /// `POST /oauth/authorize`: the consent form.
+    /// `POST /oauth/authorize`: checks the form's CSRF token and the
+    /// request, then asks the handler for the decision.
     pub(super) async fn consent(&self, req: &HttpRequest) -> HttpResponse {
         if !is_form(req) {
             return error_page(&OAuthError::invalid_request(
                 "the consent form must be posted as a form",
             ));
         }
-        let tenant = match self.inner.config.oauth_tenant.resolve(req) {
-            Ok(t) => t,
-            Err(_) => {
-                return error_page(&OAuthError::invalid_request(
-                    "this address names no valid tenant",
-                ));
-            }
+        let Ok(tenant) = self.inner.config.oauth_tenant.resolve(req) else {
+            return error_page(&OAuthError::invalid_request(
+                "this address names no valid tenant",
+            ));
         };
         let form = match Params::parse_bounded(
             req.body_str().unwrap_or(""),
@@ -123,7 +321,6 @@ impl HttpAuth {
         };
         let one = |name: &str| form.get(name).ok().flatten().unwrap_or("");
         let request = one("request");
-        let now = self.inner.oauth.now();
         let verified = self
             .inner
             .keys
@@ -132,7 +329,7 @@ impl HttpAuth {
                 req.cookie(CSRF_COOKIE).unwrap_or(""),
                 &tenant,
                 request,
-                now,
+                self.inner.oauth.now(),
             )
             .await;
         match verified {
@@ -151,100 +348,105 @@ impl HttpAuth {
             Err(AuthorizeError::Redirect(r)) => return see_other(error_redirect_response(&r)),
             Err(e) => return authorize_error_response(&e),
         };
-        match form.get("decision").ok().flatten() {
-            Some("deny") => {
-                return see_other(error_redirect_response(
-                    &self.inner.oauth.deny(&v, None).await,
-                ));
-            }
-            Some("approve") => {}
-            _ => {
-                return error_page(&OAuthError::invalid_request(
-                    "decision must be approve or deny",
-                ));
-            }
-        }
-        let (username, password) = (one("username"), one("password"));
-        let ip = self.client_ip(req, req.peer);
-        let device = match req.cookie(DEVICE_COOKIE) {
-            Some(value) => match self
-                .inner
-                .keys
-                .verify_device(value, &tenant, username, now)
-                .await
-            {
-                Ok(nonce) => nonce,
-                Err(e) => return error_page(&e.into()),
-            },
-            None => None,
-        };
-        let subjects = sign_in_subjects(&tenant, username, ip, device.as_deref());
-        if let Some(refusal) = self
-            .refused_before_checking(&subjects, Some(&tenant), ip)
+        self.interact(&tenant, &v, req, Some(&form), request, Step::Decide)
             .await
-        {
-            metrics::authentication("password", Outcome::Throttled, "too_many_failures");
-            let wait = "Too many failed sign-ins. Wait a while and try again.";
-            return self
-                .render_consent(&tenant, &v, request, Some(wait), 429)
-                .await
-                .with_header(
-                    "Retry-After",
-                    refusal.retry_after.as_secs().max(1).to_string(),
-                );
-        }
-        let subject = match self
+    }
+
+    /// Asks the handler at `step` with a fresh CSRF token, and acts on its
+    /// answer: a page gets the CSRF cookie; an approval is narrowed, issued
+    /// and redirected; a denial is redirected.
+    async fn interact(
+        &self,
+        tenant: &TenantId,
+        v: &ValidatedAuthorization,
+        req: &HttpRequest,
+        form: Option<&Params<'_>>,
+        request: &str,
+        step: Step,
+    ) -> HttpResponse {
+        let nonce = new_nonce();
+        let now = self.inner.oauth.now();
+        let csrf_token = match self
             .inner
-            .users
-            .verify_password(&tenant, username, password)
+            .keys
+            .csrf_token(&nonce, tenant, request, now)
             .await
         {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                metrics::authentication("password", Outcome::Rejected, "wrong_password");
-                // Counted; a failure over a limit refuses the next attempt,
-                // before its password is checked.
-                self.failed(&subjects, Some(&tenant), ip).await;
-                let wrong = "Wrong username or password.";
-                return self
-                    .render_consent(&tenant, &v, request, Some(wrong), 401)
-                    .await;
-            }
-            Err(e) => {
-                metrics::authentication("password", Outcome::Unavailable, "store");
-                return error_page(&e.into());
+            Ok(token) => token,
+            Err(e) => return error_page(&e.into()),
+        };
+        let ctx = ConsentContext {
+            auth: self,
+            tenant,
+            authorization: v,
+            http: req,
+            form,
+            request,
+            csrf_token,
+            cookies: Mutex::new(Vec::new()),
+        };
+        let answer = match step {
+            Step::Show => self.inner.consent.show(&ctx).await,
+            Step::Decide => self.inner.consent.decide(&ctx).await,
+        };
+        let cookies = ctx.take_cookies();
+        let response = match answer {
+            Interaction::Page(page) => self.shown(page, v, &nonce),
+            Interaction::Deny { subject } => see_other(error_redirect_response(
+                &self.inner.oauth.deny(v, subject.as_deref()).await,
+            )),
+            Interaction::Approve { subject, scopes } => {
+                let approved = scopes.intersection(&v.scopes);
+                if approved.is_empty() {
+                    return error_page(&OAuthError::invalid_scope(
+                        "the approval holds none of the scopes the client asked for",
+                    ));
+                }
+                match self.inner.oauth.approve(v, &subject, &approved).await {
+                    Ok(location) => see_other(HttpResponse::redirect(location)),
+                    Err(e) => error_page(&e),
+                }
             }
         };
-        metrics::authentication("password", Outcome::Success, "none");
-        let chosen: Vec<Scope> = form
-            .all("scope")
-            .filter_map(|s| Scope::parse(s).ok())
-            .collect();
-        let approved = ScopeSet::from_scopes(chosen)
-            .unwrap_or_default()
-            .intersection(&v.scopes);
-        if approved.is_empty() {
-            return self
-                .render_consent(
-                    &tenant,
-                    &v,
-                    request,
-                    Some("Choose at least one permission, or deny."),
-                    400,
-                )
-                .await;
+        cookies
+            .into_iter()
+            .fold(response, |r, cookie| r.with_header("Set-Cookie", cookie))
+    }
+
+    /// A handler's page, with the CSRF cookie its form is bound to, and its
+    /// form allowed to be answered by a redirect to the client's origin.
+    fn shown(
+        &self,
+        mut page: HttpResponse,
+        v: &ValidatedAuthorization,
+        nonce: &str,
+    ) -> HttpResponse {
+        page = page.with_header(
+            "Set-Cookie",
+            self.cookie(CSRF_COOKIE, nonce, CSRF_TTL.whole_seconds()),
+        );
+        // The form posts here and is answered with a redirect to the client,
+        // which browsers check against `form-action` too: allow its origin.
+        if let Some(origin) = csp_source(&v.redirect_uri) {
+            for (name, value) in &mut page.headers {
+                if *name == "Content-Security-Policy" && !value.contains("form-action") {
+                    value.push_str(&format!("; form-action 'self' {origin}"));
+                }
+            }
         }
-        let location = match self.inner.oauth.approve(&v, &subject, &approved).await {
-            Ok(location) => location,
-            Err(e) => return error_page(&e),
+        page
+    }
+
+    /// A `Set-Cookie` value for the authorization endpoint's path.
+    fn cookie(&self, name: &str, value: &str, max_age: i64) -> String {
+        let secure = if self.inner.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
         };
-        let redirect = see_other(HttpResponse::redirect(location));
-        // This browser signed in as this user: from now on it is held to its
-        // own limit only, not to the user's across addresses.
-        match self.device_cookie(&tenant, username, now).await {
-            Some(cookie) => redirect.with_header("Set-Cookie", cookie),
-            None => redirect,
-        }
+        format!(
+            "{name}={value}; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        )
     }
 
     /// The `Set-Cookie` of a new device cookie, when the throttle is on.
@@ -268,6 +470,19 @@ impl HttpAuth {
                 None
             }
         }
+    }
+}
+
+/// Which of the handler's methods a request asks.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Show,
+    Decide,
+}
+
+impl ConsentContext<'_> {
+    fn take_cookies(&self) -> Vec<String> {
+        std::mem::take(&mut *self.cookies.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -318,6 +533,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_device_cookie_replaces_the_account_limits() {
+        let acme: TenantId = "acme".parse().unwrap();
+        let ip = Some("192.0.2.1".parse().unwrap());
+        let without = sign_in_subjects(&acme, "alice", ip, None);
+        assert_eq!(without.len(), 3);
+        assert!(without.contains(&Subject::sign_in_account("acme", "alice")));
+        let with = sign_in_subjects(&acme, "alice", ip, Some("nonce"));
+        assert_eq!(with, vec![Subject::sign_in_device("nonce")]);
+    }
+
+    #[test]
     fn csp_source_is_the_redirect_origin_or_nothing() {
         for (uri, source) in [
             (
@@ -344,16 +570,5 @@ mod tests {
         ] {
             assert_eq!(csp_source(uri).as_deref(), source, "{uri}");
         }
-    }
-
-    #[test]
-    fn a_device_cookie_replaces_the_account_limits() {
-        let acme: TenantId = "acme".parse().unwrap();
-        let ip = Some("192.0.2.1".parse().unwrap());
-        let without = sign_in_subjects(&acme, "alice", ip, None);
-        assert_eq!(without.len(), 3);
-        assert!(without.contains(&Subject::sign_in_account("acme", "alice")));
-        let with = sign_in_subjects(&acme, "alice", ip, Some("nonce"));
-        assert_eq!(with, vec![Subject::sign_in_device("nonce")]);
     }
 }

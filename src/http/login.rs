@@ -1,5 +1,5 @@
-//! Who the user on the login form is: the embedding application's
-//! [`UserDirectory`].
+//! The built-in login-and-consent step: [`LoginConsent`], a
+//! [`ConsentHandler`] over the embedding application's [`UserDirectory`].
 
 use std::{collections::HashMap, fmt};
 
@@ -7,7 +7,90 @@ use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{StoreError, TenantId};
+use super::{
+    ConsentContext, ConsentHandler, HttpResponse, Interaction, SignIn, error_page,
+    pages::consent_page,
+};
+use crate::{Scope, ScopeSet, StoreError, TenantId, oauth::OAuthError};
+
+/// The built-in login-and-consent page (the default [`ConsentHandler`]):
+/// one form with the user's name and password, a checkbox per requested
+/// scope and Approve / Deny. Passwords are checked against `users`, held to
+/// the sign-in limits ([`ConsentContext::check_password`]).
+#[derive(Debug, Clone)]
+pub struct LoginConsent {
+    users: std::sync::Arc<dyn UserDirectory>,
+}
+
+impl LoginConsent {
+    /// The page over `users`.
+    pub fn new(users: std::sync::Arc<dyn UserDirectory>) -> Self {
+        Self { users }
+    }
+
+    fn page(ctx: &ConsentContext<'_>, error: Option<&str>, status: u16) -> Interaction {
+        Interaction::Page(HttpResponse::html(
+            status,
+            consent_page(
+                ctx.authorization(),
+                ctx.request_field(),
+                ctx.csrf_token(),
+                error,
+            ),
+        ))
+    }
+}
+
+#[async_trait]
+impl ConsentHandler for LoginConsent {
+    async fn show(&self, ctx: &ConsentContext<'_>) -> Interaction {
+        Self::page(ctx, None, 200)
+    }
+
+    async fn decide(&self, ctx: &ConsentContext<'_>) -> Interaction {
+        match ctx.field("decision") {
+            Some("deny") => return Interaction::Deny { subject: None },
+            Some("approve") => {}
+            _ => {
+                return Interaction::Page(error_page(&OAuthError::invalid_request(
+                    "decision must be approve or deny",
+                )));
+            }
+        }
+        let username = ctx.field("username").unwrap_or("");
+        let password = ctx.field("password").unwrap_or("");
+        let subject = match ctx.check_password(&*self.users, username, password).await {
+            SignIn::Valid(subject) => subject,
+            SignIn::Wrong => return Self::page(ctx, Some("Wrong username or password."), 401),
+            SignIn::Throttled { retry_after } => {
+                let wait = "Too many failed sign-ins. Wait a while and try again.";
+                return match Self::page(ctx, Some(wait), 429) {
+                    Interaction::Page(page) => Interaction::Page(
+                        page.with_header("Retry-After", retry_after.as_secs().max(1).to_string()),
+                    ),
+                    other => other,
+                };
+            }
+            SignIn::Unavailable => {
+                return Interaction::Page(error_page(&OAuthError::unavailable()));
+            }
+        };
+        let chosen: Vec<Scope> = ctx
+            .fields("scope")
+            .filter_map(|s| Scope::parse(s).ok())
+            .collect();
+        let approved = ScopeSet::from_scopes(chosen)
+            .unwrap_or_default()
+            .intersection(&ctx.authorization().scopes);
+        if approved.is_empty() {
+            return Self::page(ctx, Some("Choose at least one permission, or deny."), 400);
+        }
+        Interaction::Approve {
+            subject,
+            scopes: approved,
+        }
+    }
+}
 
 /// The embedding application's users: checks a username and password from
 /// the login form. Implement it over your identity store.
