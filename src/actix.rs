@@ -47,7 +47,6 @@
 use std::{
     fmt,
     future::{Future, Ready, ready},
-    marker::PhantomData,
     pin::Pin,
     rc::Rc,
 };
@@ -65,7 +64,10 @@ use actix_web::{
 
 use crate::{
     Answer, Principal, ScopeSet,
-    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
+    http::{
+        HeaderSource, HttpAuth, HttpRequest, HttpResponse, InvalidRequirement, ScopeRequirement,
+        body_too_large, required_scopes,
+    },
 };
 
 /// `name` as a `HeaderName`: the names the library reads without parsing
@@ -155,40 +157,15 @@ pub fn to_neutral(req: &actix_web::HttpRequest, body: Vec<u8>) -> HttpRequest {
     request
 }
 
-/// Why an extractor refused a request. Its response carries the RFC 6750
-/// `WWW-Authenticate` challenge; as a [`ResponseError`] it renders exactly
-/// the framework-neutral response.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct AuthRejection {
-    response: HttpResponse,
-}
-
-impl AuthRejection {
-    /// The HTTP status (401, 403, 400 or 503).
-    pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.response.status).unwrap_or(StatusCode::UNAUTHORIZED)
-    }
-
-    /// The framework-neutral response.
-    pub fn response(&self) -> &HttpResponse {
-        &self.response
-    }
-}
-
-impl fmt::Display for AuthRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "request rejected by authentication ({})", self.status())
-    }
-}
+pub use crate::http::{AuthRejection, RequireScopes};
 
 impl ResponseError for AuthRejection {
     fn status_code(&self) -> StatusCode {
-        self.status()
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::UNAUTHORIZED)
     }
 
     fn error_response(&self) -> actix_web::HttpResponse {
-        into_response(self.response.clone())
+        into_response(self.response())
     }
 }
 
@@ -196,17 +173,16 @@ fn principal_of(req: &actix_web::HttpRequest) -> Result<Principal, AuthRejection
     req.extensions()
         .get::<Principal>()
         .cloned()
-        .ok_or_else(|| AuthRejection {
-            response: crate::http::rejection_response(&crate::Rejection::MissingCredentials),
-        })
+        .ok_or_else(|| AuthRejection::new(crate::Rejection::MissingCredentials))
 }
 
 impl FromRequest for Principal {
     type Error = AuthRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
-    /// The principal that [`AuthMiddleware`] authenticated; a 401 if there is
-    /// none (the route is not behind the middleware).
+    /// The principal that [`AuthMiddleware`] authenticated; a 401
+    /// ([`Rejection::MissingCredentials`](crate::Rejection::MissingCredentials))
+    /// if there is none: the route is not behind the middleware.
     fn from_request(req: &actix_web::HttpRequest, _: &mut Payload) -> Self::Future {
         ready(principal_of(req))
     }
@@ -223,23 +199,16 @@ impl FromRequest for Principal {
 ///     const SCOPES: &'static str = "documents:write";
 /// }
 ///
-/// async fn create(RequireScopes(principal, ..): RequireScopes<DocumentsWrite>) -> String {
+/// async fn create(RequireScopes { principal, .. }: RequireScopes<DocumentsWrite>) -> String {
 ///     format!("created by {}", principal.subject())
 /// }
 /// ```
-#[derive(Debug, Clone)]
-pub struct RequireScopes<R>(pub Principal, pub PhantomData<R>);
-
 impl<R: ScopeRequirement> FromRequest for RequireScopes<R> {
     type Error = AuthRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &actix_web::HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal_of(req).and_then(|principal| {
-            crate::http::require_scopes::<R>(&principal)
-                .map_err(|response| AuthRejection { response })?;
-            Ok(Self(principal, PhantomData))
-        }))
+        ready(principal_of(req).and_then(Self::check))
     }
 }
 
@@ -256,7 +225,7 @@ impl<R: ScopeRequirement> FromRequest for RequireScopes<R> {
 ///
 /// # fn app(auth: HttpAuth) -> Result<(), Box<dyn std::error::Error>> {
 /// let admin = web::scope("/reports")
-///     .wrap(AuthMiddleware::new(auth).with_required_scopes("reports:read".parse()?))
+///     .wrap(AuthMiddleware::new(auth).with_required_scopes("reports:read")?)
 ///     .route("/daily", web::get().to(|| async { "daily report" }));
 /// let _app = App::new().service(admin);
 /// # Ok(())
@@ -277,10 +246,18 @@ impl AuthMiddleware {
         }
     }
 
-    /// Requires `scopes` of every request (403 `insufficient_scope` otherwise).
-    pub fn with_required_scopes(mut self, scopes: ScopeSet) -> Self {
-        self.required = scopes;
-        self
+    /// Requires `scopes` (space-delimited) of every request: 403
+    /// `insufficient_scope` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidRequirement`] for a list that is not sound (see
+    /// [`requirement_problem`](crate::http::requirement_problem)): a typo
+    /// is refused here, where the middleware is built, not by a 403 on
+    /// every request.
+    pub fn with_required_scopes(mut self, scopes: &str) -> Result<Self, InvalidRequirement> {
+        self.required = required_scopes(scopes)?;
+        Ok(self)
     }
 }
 

@@ -4,7 +4,8 @@
 //!   token) and puts the [`Principal`] in the request extensions, or answers
 //!   401/403/400/503 itself;
 //! * extractors: [`Principal`] and [`RequireScopes<R>`](RequireScopes)
-//!   (403 `insufficient_scope`), rejecting with [`AuthRejection`];
+//!   (403 `insufficient_scope`), rejecting with [`AuthRejection`], whose
+//!   [`reason`](AuthRejection::reason) a handler can match on;
 //! * [`routes`]: the OAuth endpoints, metadata and key administration.
 //!
 //! The client IP comes from [`ConnectInfo`]: serve with
@@ -35,7 +36,6 @@
 use std::{
     convert::Infallible,
     future::Future,
-    marker::PhantomData,
     net::SocketAddr,
     pin::Pin,
     sync::Arc,
@@ -53,7 +53,10 @@ use axum::{
 
 use crate::{
     Answer, Principal, ScopeSet,
-    http::{HeaderSource, HttpAuth, HttpRequest, HttpResponse, ScopeRequirement, body_too_large},
+    http::{
+        HeaderSource, HttpAuth, HttpRequest, HttpResponse, InvalidRequirement, ScopeRequirement,
+        body_too_large, required_scopes,
+    },
 };
 
 /// `name` as a `HeaderName`: the names the library reads without parsing
@@ -130,74 +133,61 @@ fn peer(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Why an extractor refused a request. Its response carries the RFC 6750
-/// `WWW-Authenticate` challenge.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct AuthRejection {
-    response: HttpResponse,
-}
-
-impl AuthRejection {
-    /// The HTTP status (401, 403, 400 or 503).
-    pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.response.status).unwrap_or(StatusCode::UNAUTHORIZED)
-    }
-
-    /// The framework-neutral response.
-    pub fn response(&self) -> &HttpResponse {
-        &self.response
-    }
-}
+pub use crate::http::{AuthRejection, RequireScopes};
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        into_response(self.response)
+        into_response(self.response())
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = AuthRejection;
 
-    /// The principal that [`AuthLayer`] authenticated; a 401 if there is none
-    /// (the route is not behind the layer).
+    /// The principal that [`AuthLayer`] authenticated; a 401
+    /// ([`Rejection::MissingCredentials`](crate::Rejection::MissingCredentials))
+    /// if there is none: the route is not behind the layer.
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Principal>()
             .cloned()
-            .ok_or_else(|| AuthRejection {
-                response: crate::http::rejection_response(&crate::Rejection::MissingCredentials),
-            })
+            .ok_or_else(|| AuthRejection::new(crate::Rejection::MissingCredentials))
     }
 }
 
 /// Extracts the [`Principal`] and requires the scopes of `R`; otherwise 403
-/// `insufficient_scope` with the RFC 6750 challenge.
+/// `insufficient_scope` with the RFC 6750 challenge. A handler that wants
+/// to answer a refusal its own way takes `Result<RequireScopes<R>,
+/// AuthRejection>` and matches on [`AuthRejection::reason`].
 ///
 /// ```
-/// use papyrus_auth::{axum::RequireScopes, http::ScopeRequirement};
+/// use papyrus_auth::{axum::{AuthRejection, RequireScopes}, http::ScopeRequirement, Rejection};
 ///
 /// struct DocumentsWrite;
 /// impl ScopeRequirement for DocumentsWrite {
 ///     const SCOPES: &'static str = "documents:write";
 /// }
 ///
-/// async fn create(RequireScopes(principal, ..): RequireScopes<DocumentsWrite>) -> String {
+/// async fn create(RequireScopes { principal, .. }: RequireScopes<DocumentsWrite>) -> String {
 ///     format!("created by {}", principal.subject())
 /// }
+///
+/// async fn create_or_explain(scoped: Result<RequireScopes<DocumentsWrite>, AuthRejection>) -> String {
+///     match scoped {
+///         Ok(scoped) => format!("created by {}", scoped.subject()),
+///         Err(refused) => match refused.reason() {
+///             Rejection::InsufficientScope { required } => format!("ask for {required}"),
+///             _ => refused.to_string(),
+///         },
+///     }
+/// }
 /// ```
-#[derive(Debug, Clone)]
-pub struct RequireScopes<R>(pub Principal, pub PhantomData<R>);
-
 impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for RequireScopes<R> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        crate::http::require_scopes::<R>(&principal)
-            .map_err(|response| AuthRejection { response })?;
-        Ok(Self(principal, PhantomData))
+        Self::check(Principal::from_request_parts(parts, state).await?)
     }
 }
 
@@ -218,10 +208,26 @@ impl AuthLayer {
         }
     }
 
-    /// Requires `scopes` of every request (403 `insufficient_scope` otherwise).
-    pub fn with_required_scopes(mut self, scopes: ScopeSet) -> Self {
-        self.required = scopes;
-        self
+    /// Requires `scopes` (space-delimited) of every request: 403
+    /// `insufficient_scope` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidRequirement`] for a list that is not sound (see
+    /// [`requirement_problem`](crate::http::requirement_problem)): a typo
+    /// is refused here, where the layer is built, not by a 403 on every
+    /// request.
+    ///
+    /// ```
+    /// # fn layer(auth: papyrus_auth::http::HttpAuth) -> Result<(), papyrus_auth::http::InvalidRequirement> {
+    /// use papyrus_auth::axum::AuthLayer;
+    /// let reports = AuthLayer::new(auth.clone()).with_required_scopes("reports:read")?;
+    /// assert!(AuthLayer::new(auth).with_required_scopes("reports:read,reports:write").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn with_required_scopes(mut self, scopes: &str) -> Result<Self, InvalidRequirement> {
+        self.required = required_scopes(scopes)?;
+        Ok(self)
     }
 }
 

@@ -46,14 +46,14 @@ const MAX_DOCUMENT_BODY: usize = 2 * 1024 * 1024;
 
 async fn list(
     demo: web::Data<Demo>,
-    RequireScopes(principal, ..): RequireScopes<DocumentsRead>,
+    RequireScopes { principal, .. }: RequireScopes<DocumentsRead>,
 ) -> actix_web::HttpResponse {
     into_response(demo.list_documents(&principal))
 }
 
 async fn create(
     demo: web::Data<Demo>,
-    RequireScopes(principal, ..): RequireScopes<DocumentsWrite>,
+    RequireScopes { principal, .. }: RequireScopes<DocumentsWrite>,
     body: web::Payload,
 ) -> actix_web::HttpResponse {
     match body.to_bytes_limited(MAX_DOCUMENT_BODY).await {

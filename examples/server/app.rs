@@ -43,14 +43,14 @@ impl ScopeRequirement for DocumentsWrite {
 
 async fn list(
     State(demo): State<Demo>,
-    RequireScopes(principal, ..): RequireScopes<DocumentsRead>,
+    RequireScopes { principal, .. }: RequireScopes<DocumentsRead>,
 ) -> Response {
     into_response(demo.list_documents(&principal))
 }
 
 async fn create(
     State(demo): State<Demo>,
-    RequireScopes(principal, ..): RequireScopes<DocumentsWrite>,
+    RequireScopes { principal, .. }: RequireScopes<DocumentsWrite>,
     body: Bytes,
 ) -> Response {
     into_response(demo.create_document(&principal, &body))

@@ -25,6 +25,7 @@ mod bearer;
 mod client_ip;
 mod consent;
 mod csrf;
+mod extract;
 mod login;
 mod oauth;
 mod pages;
@@ -36,6 +37,10 @@ pub use bearer::HttpAuthentication;
 pub use client_ip::TrustedProxies;
 pub use consent::{ConsentContext, ConsentHandler, Interaction, SignIn};
 pub use csrf::{CSRF_COOKIE, CsrfKey, DEVICE_COOKIE};
+pub use extract::{
+    AuthRejection, InvalidRequirement, RequireScopes, ScopeRequirement, require_scopes,
+    required_scopes, requirement_problem,
+};
 pub use login::{LoginConsent, StaticUsers, UserDirectory};
 pub use request::{HeaderSource, HeaderStats, HttpRequest};
 pub(crate) use request::{at_most_one, readable_or_replaced};
@@ -52,51 +57,6 @@ use crate::{
         ServerMetadata, TokenResponse,
     },
 };
-
-/// Scopes a handler requires, named by a type, for the adapters'
-/// `RequireScopes<R>` extractors.
-///
-/// # Examples
-///
-/// ```
-/// use papyrus_auth::http::ScopeRequirement;
-///
-/// /// `POST /api/v1/documents` needs `documents:write`.
-/// struct DocumentsWrite;
-/// impl ScopeRequirement for DocumentsWrite {
-///     const SCOPES: &'static str = "documents:write";
-/// }
-/// ```
-pub trait ScopeRequirement: Send + Sync + 'static {
-    /// The required scopes, space-delimited.
-    const SCOPES: &'static str;
-
-    /// The required scopes as a set (an invalid list requires an impossible
-    /// scope, so it fails closed).
-    fn scopes() -> crate::ScopeSet {
-        crate::ScopeSet::parse(Self::SCOPES).unwrap_or_else(|_| {
-            crate::ScopeSet::parse("invalid-scope-requirement").unwrap_or_default()
-        })
-    }
-}
-
-/// Checks that `principal` holds every scope `R` requires.
-///
-/// # Errors
-///
-/// The `403 insufficient_scope` response.
-pub fn require_scopes<R: ScopeRequirement>(
-    principal: &crate::Principal,
-) -> Result<(), HttpResponse> {
-    let required = R::scopes();
-    if principal.scopes().contains_all(&required) {
-        Ok(())
-    } else {
-        Err(rejection_response(&Rejection::InsufficientScope {
-            required,
-        }))
-    }
-}
 
 /// The realm named in `WWW-Authenticate` challenges.
 pub const REALM: &str = "papyrus";
