@@ -100,33 +100,8 @@ impl AuthorizationServer {
 
 #[cfg(test)]
 mod tests {
-    use time::{Duration, macros::datetime};
-
     use super::*;
-    use crate::{
-        DigestVersion,
-        oauth::{ClientId, FamilyId},
-    };
-
-    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
-
-    fn digest(n: u8) -> Digest {
-        Digest::from_parts(DigestVersion::Sha256, [n; 32])
-    }
-
-    fn token() -> AccessTokenRecord {
-        AccessTokenRecord {
-            digest: digest(3),
-            family: FamilyId::from_stored("fam_a"),
-            tenant: "acme".parse().unwrap(),
-            client_id: ClientId::parse("spa").unwrap(),
-            subject: "alice".into(),
-            scopes: "documents:read".parse().unwrap(),
-            issued_at: NOW,
-            expires_at: NOW + Duration::hours(1),
-            revoked_at: None,
-        }
-    }
+    use crate::oauth::fixtures::{NOW, access_token as token, digest};
 
     fn verify(t: &AccessTokenRecord, tenant: &str, required: &str) -> Result<(), Rejection> {
         verify_access_token(t, &digest(3), tenant, &required.parse().unwrap(), NOW)

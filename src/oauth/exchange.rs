@@ -194,49 +194,11 @@ impl AuthorizationServer {
 
 #[cfg(test)]
 mod tests {
-    use time::{Duration, macros::datetime};
-
     use super::*;
-    use crate::{
-        Digest, DigestVersion,
-        oauth::{ClientId, ClientKind, CodeChallenge, CredentialFailure, FamilyId},
+    use crate::oauth::{
+        ClientId, CredentialFailure,
+        fixtures::{CALLBACK, NOW, VERIFIER, client, code},
     };
-
-    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
-    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    const CALLBACK: &str = "https://app.example.com/cb";
-
-    fn client() -> OAuthClient {
-        OAuthClient {
-            id: ClientId::parse("spa").unwrap(),
-            tenant: "acme".parse().unwrap(),
-            name: "SPA".into(),
-            kind: ClientKind::Public,
-            secret_digest: None,
-            redirect_uris: vec![CALLBACK.into()],
-            allowed_scopes: "documents:read".parse().unwrap(),
-            default_scopes: crate::ScopeSet::empty(),
-            access_token_ttl: None,
-            refresh_token_ttl: None,
-            created_at: NOW,
-        }
-    }
-
-    fn code() -> AuthorizationCodeRecord {
-        AuthorizationCodeRecord {
-            digest: Digest::from_parts(DigestVersion::Sha256, [7; 32]),
-            family: FamilyId::from_stored("fam_1"),
-            tenant: "acme".parse().unwrap(),
-            client_id: ClientId::parse("spa").unwrap(),
-            redirect_uri: Some(CALLBACK.into()),
-            subject: "alice".into(),
-            scopes: "documents:read".parse().unwrap(),
-            challenge: CodeChallenge::s256_of(VERIFIER),
-            issued_at: NOW,
-            expires_at: NOW + Duration::seconds(60),
-            consumed_at: None,
-        }
-    }
 
     fn plan(
         code: Option<&AuthorizationCodeRecord>,

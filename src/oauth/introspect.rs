@@ -140,26 +140,8 @@ impl AuthorizationServer {
 
 #[cfg(test)]
 mod tests {
-    use time::{Duration, macros::datetime};
-
     use super::*;
-    use crate::{Digest, DigestVersion, oauth::FamilyId};
-
-    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
-
-    fn access() -> AccessTokenRecord {
-        AccessTokenRecord {
-            digest: Digest::from_parts(DigestVersion::Sha256, [3; 32]),
-            family: FamilyId::from_stored("fam_a"),
-            tenant: "acme".parse().unwrap(),
-            client_id: ClientId::parse("spa").unwrap(),
-            subject: "alice".into(),
-            scopes: "documents:read".parse().unwrap(),
-            issued_at: NOW,
-            expires_at: NOW + Duration::hours(1),
-            revoked_at: None,
-        }
-    }
+    use crate::oauth::fixtures::{NOW, access_token as access};
 
     #[test]
     fn an_active_token_says_who_what_and_until_when() {

@@ -35,6 +35,8 @@ mod clients;
 mod config;
 mod error;
 mod exchange;
+#[cfg(test)]
+mod fixtures;
 mod grant;
 mod introspect;
 mod metadata;

@@ -286,29 +286,11 @@ impl AuthorizationServer {
 
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
-
     use super::*;
-    use crate::{Digest, DigestVersion, oauth::CredentialFailure};
-
-    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
-
-    fn token() -> RefreshTokenRecord {
-        RefreshTokenRecord {
-            digest: Digest::from_parts(DigestVersion::Sha256, [1; 32]),
-            handle: Some(Digest::from_parts(DigestVersion::Sha256, [2; 32])),
-            family: FamilyId::from_stored("fam_1"),
-            tenant: "acme".parse().unwrap(),
-            client_id: ClientId::parse("spa").unwrap(),
-            subject: "alice".into(),
-            scopes: "documents:read documents:write".parse().unwrap(),
-            issued_at: NOW - Duration::hours(1),
-            expires_at: NOW + Duration::days(30),
-            family_expires_at: NOW + Duration::days(90),
-            rotated_at: None,
-            revoked_at: None,
-        }
-    }
+    use crate::oauth::{
+        CredentialFailure,
+        fixtures::{NOW, refresh_token as token},
+    };
 
     fn plan(token: &RefreshTokenRecord, requested: Option<&str>, grace: i64) -> RefreshPlan {
         let requested = requested.map(|r| r.parse().unwrap());

@@ -152,24 +152,14 @@ impl AuthorizationServer {
 
 #[cfg(test)]
 mod tests {
-    use time::{Duration, macros::datetime};
-
     use super::*;
-    use crate::{Digest, DigestVersion};
-
-    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+    use crate::oauth::fixtures::access_token;
 
     fn access(client: &str, tenant: &str) -> AccessTokenRecord {
         AccessTokenRecord {
-            digest: Digest::from_parts(DigestVersion::Sha256, [3; 32]),
-            family: FamilyId::from_stored("fam_a"),
             tenant: tenant.parse().unwrap(),
             client_id: ClientId::parse(client).unwrap(),
-            subject: "alice".into(),
-            scopes: "documents:read".parse().unwrap(),
-            issued_at: NOW,
-            expires_at: NOW + Duration::hours(1),
-            revoked_at: None,
+            ..access_token()
         }
     }
 
