@@ -12,10 +12,24 @@
 //! framework-neutral core need none.
 //!
 //! The crate follows one idea: *decide purely, act through traits*. Every
-//! security decision ([`verify`](api_key::verify) for a key) is a pure
-//! function of records, inputs and `now`; services ([`ApiKeys`]) do the I/O
-//! through store traits ([`ApiKeyStore`]) and emit [`AuditEvent`]s; the
-//! [`http`] module maps outcomes to status codes and JSON bodies.
+//! security decision is a pure function of records, inputs and `now` with
+//! its unit tests beside it: [`verify`](api_key::verify) for a key,
+//! [`plan_rotation`](api_key::plan_rotation) for its rotation, and one plan
+//! per OAuth step ([`plan_exchange`](oauth::plan_exchange),
+//! [`plan_refresh`](oauth::plan_refresh), [`plan_revoke`](oauth::plan_revoke),
+//! [`introspect_access`](oauth::introspect_access), …). Services
+//! ([`ApiKeys`], [`AuthorizationServer`], [`Authenticator`]) do the I/O the
+//! plans name through store traits ([`ApiKeyStore`],
+//! [`GrantStore`](oauth::GrantStore), …) and emit [`AuditEvent`]s; the
+//! [`http`] module maps outcomes to status codes and JSON bodies, and the
+//! adapters (features `axum` and `actix`) convert types.
+//!
+//! The modules stand on floors, each importing only from those below it:
+//! the foundation (ids, [`TenantId`], [`ScopeSet`], secrets and
+//! [`Digest`]s, [`Clock`], [`StoreError`], credential syntax, [`audit`],
+//! [`Principal`], [`Answer`]); the rules ([`api_key`], [`oauth`]); the
+//! [`store`]s; [`http`]; the adapters. `ARCHITECTURE.md` in the repository
+//! has the code map and the invariants at each boundary.
 //!
 //! ## Quick start
 //!
