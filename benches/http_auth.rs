@@ -24,8 +24,8 @@ use std::{future::IntoFuture as _, hint::black_box, net::IpAddr, sync::Arc};
 use common::block_on;
 use criterion::{Criterion, criterion_group, criterion_main};
 use papyrus_auth::{
-    Actor, ApiKeys, Authenticator, Environment, KeyFormat, MemoryApiKeyStore, MemoryAuditLog,
-    MemoryClientStore, MemoryGrantStore, NewApiKey, ScopeSet, TenantId,
+    Actor, ApiKeys, Environment, KeyFormat, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
+    MemoryGrantStore, NewApiKey, ScopeSet, TenantId,
     http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers},
     oauth::AuthorizationServer,
 };
@@ -34,6 +34,9 @@ fn bench(c: &mut Criterion) {
     let audit = Arc::new(MemoryAuditLog::new());
     let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), audit.clone());
     let oauth = AuthorizationServer::new(
+        "https://{tenant}.auth.example.com"
+            .parse()
+            .expect("an issuer"),
         Arc::new(MemoryClientStore::new()),
         Arc::new(MemoryGrantStore::new()),
         audit.clone(),
@@ -59,13 +62,13 @@ fn bench(c: &mut Criterion) {
     .key;
     let unknown = KeyFormat::default().generate(Environment::Live);
     let config = throttle_config(HttpAuthConfig::default());
-    let auth = HttpAuth::new(
-        Authenticator::new(keys),
-        oauth,
-        audit,
-        Arc::new(StaticUsers::new()),
-        config,
-    );
+    let auth = HttpAuth::builder(keys)
+        .oauth(oauth)
+        .users(Arc::new(StaticUsers::new()))
+        .admin(audit)
+        .config(config)
+        .build()
+        .expect("the HTTP layer builds");
     let request = |key: &str| {
         HttpRequest::get("/api/v1/documents")
             .with_header("Host", "127.0.0.1:8080")

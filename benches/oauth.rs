@@ -39,6 +39,9 @@ const LIVE_TOKENS: u32 = 1_000_000;
 fn bench(c: &mut Criterion) {
     let grants = Arc::new(MemoryGrantStore::new());
     let server = AuthorizationServer::new(
+        "https://{tenant}.auth.example.com"
+            .parse()
+            .expect("an issuer"),
         Arc::new(MemoryClientStore::new()),
         grants.clone(),
         Arc::new(TracingAuditSink),

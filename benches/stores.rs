@@ -56,7 +56,14 @@ where
     Backend {
         name,
         keys: ApiKeys::new(store.clone(), store.clone()),
-        oauth: AuthorizationServer::new(store.clone(), store.clone(), store),
+        oauth: AuthorizationServer::new(
+            "https://{tenant}.auth.example.com"
+                .parse()
+                .expect("an issuer"),
+            store.clone(),
+            store.clone(),
+            store,
+        ),
     }
 }
 

@@ -35,6 +35,7 @@ fn show(label: &str, response: &http::HttpResponse) {
 async fn main() -> Result<(), Box<dyn Error>> {
     let audit = Arc::new(MemoryAuditLog::new());
     let server = AuthorizationServer::new(
+        "https://{tenant}.papyrus.io".parse()?,
         Arc::new(MemoryClientStore::new()),
         Arc::new(MemoryGrantStore::new()),
         audit.clone(),

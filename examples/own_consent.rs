@@ -22,15 +22,14 @@ use axum::{
     routing::get,
 };
 use papyrus_auth::{
-    ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore,
-    TenantId,
+    ApiKeys, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore, TenantId,
     audit::Actor,
     axum::routes,
     http::{
         ConsentContext, ConsentHandler, HttpAuth, HttpAuthConfig, HttpResponse, Interaction,
-        StaticUsers, TenantSource, html_escape,
+        TenantSource, html_escape,
     },
-    oauth::{AuthorizationServer, AuthorizationServerConfig, ClientId, ClientKind, NewClient},
+    oauth::{AuthorizationServer, ClientId, ClientKind, NewClient},
 };
 use serde::Deserialize;
 
@@ -148,11 +147,11 @@ pub async fn app(base_url: &str, redirect_uri: &str) -> Result<Router, Box<dyn s
     let audit = Arc::new(MemoryAuditLog::new());
     let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), audit.clone());
     let oauth = AuthorizationServer::new(
+        base_url.parse()?,
         Arc::new(MemoryClientStore::new()),
         Arc::new(MemoryGrantStore::new()),
         audit.clone(),
-    )
-    .with_config(AuthorizationServerConfig::default().with_issuer(base_url.to_owned()));
+    );
     oauth
         .register_client(
             &acme,
@@ -170,14 +169,11 @@ pub async fn app(base_url: &str, redirect_uri: &str) -> Result<Router, Box<dyn s
         .with_oauth_tenant(TenantSource::Fixed(acme))
         .with_secure_cookies(base_url.starts_with("https://"));
     // No users of papyrus-auth's own: the app's consent replaces the page.
-    let auth = HttpAuth::new(
-        Authenticator::new(keys),
-        oauth,
-        audit,
-        Arc::new(StaticUsers::new()),
-        config,
-    )
-    .with_consent(Arc::new(SessionConsent));
+    let auth = HttpAuth::builder(keys)
+        .oauth(oauth)
+        .consent(Arc::new(SessionConsent))
+        .config(config)
+        .build()?;
     Ok(Router::new()
         .route("/login", get(login_page).post(login))
         .merge(routes(auth)))

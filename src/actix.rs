@@ -65,8 +65,8 @@ use actix_web::{
 use crate::{
     Answer, Principal, ScopeSet,
     http::{
-        HeaderSource, HttpAuth, HttpRequest, HttpResponse, InvalidRequirement, ScopeRequirement,
-        body_too_large, required_scopes,
+        EndpointGroup, HeaderSource, HttpAuth, HttpRequest, HttpResponse, InvalidRequirement,
+        ScopeRequirement, body_too_large, required_scopes,
     },
 };
 
@@ -208,7 +208,11 @@ impl<R: ScopeRequirement> FromRequest for RequireScopes<R> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &actix_web::HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal_of(req).and_then(Self::check))
+        ready(principal_of(req).and_then(|principal| {
+            Self::check(principal).map_err(|refused| {
+                refused.in_realm(req.extensions().get::<crate::http::ChallengeRealm>())
+            })
+        }))
     }
 }
 
@@ -310,6 +314,9 @@ where
         {
             Answer::Now(Ok(principal)) => {
                 req.extensions_mut().insert(principal);
+                if let Some(realm) = config.auth.challenge_realm() {
+                    req.extensions_mut().insert(realm.clone());
+                }
                 return AuthFuture::inner(self.service.call(req));
             }
             Answer::Now(Err(response)) => {
@@ -321,10 +328,14 @@ where
             Answer::Later(pending) => pending,
         };
         let service = Rc::clone(&self.service);
+        let realm = config.auth.challenge_realm().cloned();
         AuthFuture::boxed(Box::pin(async move {
             match pending.await {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
+                    if let Some(realm) = realm {
+                        req.extensions_mut().insert(realm);
+                    }
                     service
                         .call(req)
                         .await
@@ -411,27 +422,53 @@ where
     }
 }
 
-/// The library's endpoints (see [`crate::http`]): `/oauth/*`,
-/// `/.well-known/*`, `/admin/api-keys…`, `/admin/audit`, `/admin/clients`,
-/// every method, for [`App::configure`](actix_web::App::configure) or
-/// [`ServiceConfig::configure`](web::ServiceConfig::configure). Do not put
-/// them behind [`AuthMiddleware`] (the admin endpoints authenticate
-/// themselves, the OAuth ones must be reachable).
+/// The library's endpoints that `auth` serves (see [`crate::http`] and
+/// [`EndpointGroup`]), every method, for
+/// [`App::configure`](actix_web::App::configure) or
+/// [`ServiceConfig::configure`](web::ServiceConfig::configure):
+/// [`configure_group`] of each group it serves. Do not put them behind
+/// [`AuthMiddleware`] (the admin endpoints authenticate themselves, the
+/// OAuth ones must be reachable). To serve one endpoint yourself, register
+/// its exact path before these (actix tries routes in order).
 ///
 /// Bodies are read up to [`HttpAuthConfig::max_body`](crate::http::HttpAuthConfig::max_body)
 /// (no actix `PayloadConfig` applies); a longer one gets the JSON 413 of
 /// [`body_too_large`].
 pub fn configure(auth: HttpAuth) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     move |cfg: &mut web::ServiceConfig| {
-        // `.+`: like axum's `{*rest}`, an empty remainder (`/oauth/`) is not matched.
-        for path in [
-            "/oauth/{rest:.+}",
-            "/.well-known/{rest:.+}",
-            "/admin/api-keys",
-            "/admin/api-keys/{rest:.+}",
-            "/admin/audit",
-            "/admin/clients",
+        for group in [
+            EndpointGroup::OAuth,
+            EndpointGroup::Metadata,
+            EndpointGroup::Admin,
         ] {
+            if auth.serves(group) {
+                configure_group(auth.clone(), group)(cfg);
+            }
+        }
+    }
+}
+
+/// One [`EndpointGroup`] of the library's endpoints (see [`configure`]).
+pub fn configure_group(
+    auth: HttpAuth,
+    group: EndpointGroup,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    move |cfg: &mut web::ServiceConfig| {
+        // `.+`: like axum's `{*rest}`, an empty remainder (`/oauth/`) is not matched.
+        let paths: &[&str] = match group {
+            EndpointGroup::OAuth => &["/oauth/{rest:.+}"],
+            EndpointGroup::Metadata => &[
+                "/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration",
+            ],
+            EndpointGroup::Admin => &[
+                "/admin/api-keys",
+                "/admin/api-keys/{rest:.+}",
+                "/admin/audit",
+                "/admin/clients",
+            ],
+        };
+        for path in paths {
             let auth = auth.clone();
             cfg.route(
                 path,

@@ -32,7 +32,11 @@ use crate::{
 /// let audit = Arc::new(MemoryAuditLog::new());
 /// let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), audit.clone());
 /// let oauth = AuthorizationServer::new(
-///     Arc::new(MemoryClientStore::new()), Arc::new(MemoryGrantStore::new()), audit);
+///     "https://auth.example.com".parse()?,
+///     Arc::new(MemoryClientStore::new()),
+///     Arc::new(MemoryGrantStore::new()),
+///     audit,
+/// );
 /// let auth = Authenticator::new(keys).with_oauth(oauth);
 ///
 /// let none = ScopeSet::empty();

@@ -6,7 +6,9 @@
 //! * extractors: [`Principal`] and [`RequireScopes<R>`](RequireScopes)
 //!   (403 `insufficient_scope`), rejecting with [`AuthRejection`], whose
 //!   [`reason`](AuthRejection::reason) a handler can match on;
-//! * [`routes`]: the OAuth endpoints, metadata and key administration.
+//! * [`routes`]: the endpoints the [`HttpAuth`] serves (OAuth, metadata,
+//!   the admin API), or one group at a time ([`oauth_routes`],
+//!   [`metadata_routes`], [`admin_routes`]).
 //!
 //! The client IP comes from [`ConnectInfo`]: serve with
 //! `into_make_service_with_connect_info::<SocketAddr>()` (without it, keys
@@ -54,8 +56,8 @@ use axum::{
 use crate::{
     Answer, Principal, ScopeSet,
     http::{
-        HeaderSource, HttpAuth, HttpRequest, HttpResponse, InvalidRequirement, ScopeRequirement,
-        body_too_large, required_scopes,
+        EndpointGroup, HeaderSource, HttpAuth, HttpRequest, HttpResponse, InvalidRequirement,
+        ScopeRequirement, body_too_large, required_scopes,
     },
 };
 
@@ -156,6 +158,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
+/// The realm the layer left for the extractors' rejections, if any.
+fn realm_of(parts: &Parts) -> Option<&crate::http::ChallengeRealm> {
+    parts.extensions.get()
+}
+
 /// Extracts the [`Principal`] and requires the scopes of `R`; otherwise 403
 /// `insufficient_scope` with the RFC 6750 challenge. A handler that wants
 /// to answer a refusal its own way takes `Result<RequireScopes<R>,
@@ -187,7 +194,8 @@ impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for RequireScopes<
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Self::check(Principal::from_request_parts(parts, state).await?)
+        let principal = Principal::from_request_parts(parts, state).await?;
+        Self::check(principal).map_err(|refused| refused.in_realm(realm_of(parts)))
     }
 }
 
@@ -274,6 +282,9 @@ where
         {
             Answer::Now(Ok(principal)) => {
                 req.extensions_mut().insert(principal);
+                if let Some(realm) = layer.auth.challenge_realm() {
+                    req.extensions_mut().insert(realm.clone());
+                }
                 return AuthFuture::inner(self.inner.call(req));
             }
             Answer::Now(Err(response)) => {
@@ -289,10 +300,14 @@ where
         // The clone that was polled ready is the one we call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let realm = layer.auth.challenge_realm().cloned();
         AuthFuture::boxed(Box::pin(async move {
             match pending.await {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
+                    if let Some(realm) = realm {
+                        req.extensions_mut().insert(realm);
+                    }
                     inner.call(req).await
                 }
                 Err(response) => Ok(into_response(response)),
@@ -365,14 +380,71 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for AuthFuture<F> 
     }
 }
 
-/// The library's endpoints (see [`crate::http`]): `/oauth/*`,
-/// `/.well-known/*`, `/admin/api-keys…`, `/admin/audit`, `/admin/clients`.
-/// Merge it into your router; do not put it behind [`AuthLayer`] (the admin
-/// endpoints authenticate themselves, the OAuth ones must be reachable).
+/// The library's endpoints that `auth` serves (see [`crate::http`] and
+/// [`EndpointGroup`]): [`oauth_routes`] and [`metadata_routes`] with
+/// OAuth, [`admin_routes`] with the admin API. Merge it into your router;
+/// do not put it behind [`AuthLayer`] (the admin endpoints authenticate
+/// themselves, the OAuth ones must be reachable).
+///
+/// # Mounting some groups, or replacing one endpoint
+///
+/// Mount the group functions you want instead. To serve one endpoint
+/// yourself, route its exact path to your handler beside the group: a
+/// path of yours is preferred to the group's wildcard (axum matches static
+/// segments first), and every other path of the group is still the
+/// library's. [`endpoint`] is the handler behind every group, to route a
+/// path of the library's yourself.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use papyrus_auth::{axum::{metadata_routes, oauth_routes}, http::HttpAuth};
+///
+/// async fn my_authorize() -> &'static str {
+///     "our own authorization page"
+/// }
+///
+/// fn app(auth: HttpAuth) -> Router {
+///     Router::new()
+///         .route("/oauth/authorize", get(my_authorize)) // ours
+///         .merge(oauth_routes(auth.clone()))              // the rest of /oauth/*
+///         .merge(metadata_routes(auth))                   // no admin API
+/// }
+/// ```
 pub fn routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
+    let mut router = Router::new();
+    if auth.serves(EndpointGroup::OAuth) {
+        router = router.merge(oauth_routes(auth.clone()));
+    }
+    if auth.serves(EndpointGroup::Metadata) {
+        router = router.merge(metadata_routes(auth.clone()));
+    }
+    if auth.serves(EndpointGroup::Admin) {
+        router = router.merge(admin_routes(auth));
+    }
+    router
+}
+
+/// [`EndpointGroup::OAuth`]: `/oauth/*` (authorize, token, revoke,
+/// introspect; any other path under it is a JSON 404).
+pub fn oauth_routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
     Router::new()
         .route("/oauth/{*rest}", any(endpoint))
-        .route("/.well-known/{*rest}", any(endpoint))
+        .with_state(auth)
+}
+
+/// [`EndpointGroup::Metadata`]: `/.well-known/oauth-authorization-server`
+/// and `/.well-known/openid-configuration`.
+pub fn metadata_routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
+    Router::new()
+        .route("/.well-known/oauth-authorization-server", any(endpoint))
+        .route("/.well-known/openid-configuration", any(endpoint))
+        .with_state(auth)
+}
+
+/// [`EndpointGroup::Admin`]: `/admin/api-keys…`, `/admin/audit`,
+/// `/admin/clients`.
+pub fn admin_routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
+    Router::new()
         .route("/admin/api-keys", any(endpoint))
         .route("/admin/api-keys/{*rest}", any(endpoint))
         .route("/admin/audit", any(endpoint))
@@ -380,7 +452,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
         .with_state(auth)
 }
 
-async fn endpoint(State(auth): State<HttpAuth>, req: Request) -> Response {
+/// The handler of every library endpoint: answers whatever path of the
+/// module table it gets ([`HttpAuth::handle`]), with the body read up to
+/// [`HttpAuthConfig::max_body`](crate::http::HttpAuthConfig::max_body).
+/// Route a path to it yourself with `.with_state(auth)`.
+pub async fn endpoint(State(auth): State<HttpAuth>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, auth.config().max_body).await else {
         return into_response(body_too_large());

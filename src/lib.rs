@@ -135,6 +135,9 @@ pub use api_key::{
     AuthRequest, CreatedApiKey, Environment, IpAllowlist, KeyFormat, KeyId, NewApiKey,
     RevokeOutcome, RotateOptions, RotateOutcome, RotationTraffic,
 };
+/// The attribute the store traits are written with: implement them with
+/// `#[papyrus_auth::async_trait]`, no dependency of your own needed.
+pub use async_trait::async_trait;
 pub use audit::{
     Actor, AuditEvent, AuditEventKind, AuditLog, AuditQuery, AuditSink, MemoryAuditLog, Tee,
     TracingAuditSink,
@@ -163,3 +166,7 @@ pub use store::SqliteStore;
 pub use store::StoreOptions;
 pub use store::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore};
 pub use tenant::{InvalidTenantId, MAX_TENANT_LEN, TenantId};
+/// The `time` crate the records' timestamps come from
+/// ([`OffsetDateTime`]), re-exported so that a store needs no dependency
+/// of its own, nor a matching version.
+pub use time::{self, OffsetDateTime};

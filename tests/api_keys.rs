@@ -1029,7 +1029,7 @@ async fn no_authentication_succeeds_after_revoke_returns() {
 #[tokio::test]
 async fn http_auth_answers_alike_whether_or_not_the_store_waits() {
     use papyrus_auth::{
-        Authenticator, MemoryClientStore, MemoryGrantStore,
+        MemoryClientStore, MemoryGrantStore,
         http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers, TenantSource},
         oauth::AuthorizationServer,
         throttle::ThrottleConfig,
@@ -1040,21 +1040,25 @@ async fn http_auth_answers_alike_whether_or_not_the_store_waits() {
         let audit = Arc::new(MemoryAuditLog::new());
         let keys = ApiKeys::new(store, audit.clone());
         let oauth = AuthorizationServer::new(
+            "https://{tenant}.papyrus.io".parse().unwrap(),
             Arc::new(MemoryClientStore::new()),
             Arc::new(MemoryGrantStore::new()),
             audit.clone(),
         );
         let mut throttle = ThrottleConfig::default();
         throttle.per_credential = 3;
-        let auth = HttpAuth::new(
-            Authenticator::new(keys.clone()),
-            oauth,
-            audit.clone(),
-            Arc::new(StaticUsers::new()),
-            HttpAuthConfig::default()
-                .with_api_tenant(TenantSource::Header)
-                .with_throttle(Some(throttle)),
-        );
+        let auth = HttpAuth::builder(keys.clone())
+            .oauth(oauth)
+            .users(Arc::new(StaticUsers::new()))
+            .admin(audit.clone())
+            .config(
+                HttpAuthConfig::default()
+                    .with_api_tenant(TenantSource::Header)
+                    .with_oauth_tenant(TenantSource::Header)
+                    .with_throttle(Some(throttle)),
+            )
+            .build()
+            .unwrap();
         let acme: TenantId = "acme".parse().unwrap();
         let key = keys
             .create(

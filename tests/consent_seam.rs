@@ -13,11 +13,11 @@ use std::{net::SocketAddr, sync::Arc};
 use async_trait::async_trait;
 use common::{Response, VERIFIER, form, hidden, location_params};
 use papyrus_auth::{
-    ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore,
+    ApiKeys, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore,
     audit::Actor,
     http::{
         ConsentContext, ConsentHandler, HttpAuth, HttpAuthConfig, HttpRequest, Interaction,
-        StaticUsers, TenantSource,
+        TenantSource,
     },
     oauth::{AuthorizationServer, ClientKind, CodeChallenge, NewClient},
 };
@@ -190,6 +190,7 @@ impl ConsentHandler for Approves {
 async fn the_library_narrows_what_a_handler_approves() {
     let audit = Arc::new(MemoryAuditLog::new());
     let oauth = AuthorizationServer::new(
+        "https://{tenant}.papyrus.io".parse().unwrap(),
         Arc::new(MemoryClientStore::new()),
         Arc::new(MemoryGrantStore::new()),
         audit.clone(),
@@ -210,17 +211,15 @@ async fn the_library_narrows_what_a_handler_approves() {
         .await
         .unwrap();
     let auth = |handler: Approves| {
-        HttpAuth::new(
-            Authenticator::new(ApiKeys::new(
-                Arc::new(MemoryApiKeyStore::new()),
-                audit.clone(),
-            )),
-            oauth.clone(),
+        HttpAuth::builder(ApiKeys::new(
+            Arc::new(MemoryApiKeyStore::new()),
             audit.clone(),
-            Arc::new(StaticUsers::new()),
-            HttpAuthConfig::default().with_oauth_tenant(TenantSource::Fixed(acme.clone())),
-        )
-        .with_consent(Arc::new(handler))
+        ))
+        .oauth(oauth.clone())
+        .consent(Arc::new(handler))
+        .config(HttpAuthConfig::default().with_oauth_tenant(TenantSource::Fixed(acme.clone())))
+        .build()
+        .unwrap()
     };
     let request = HttpRequest::get(&format!("/oauth/authorize?{}", authorize_query()));
 

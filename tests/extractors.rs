@@ -12,13 +12,11 @@ use axum::{
     routing::get,
 };
 use papyrus_auth::{
-    ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore,
-    Principal, Rejection, TenantId,
+    ApiKeys, MemoryApiKeyStore, MemoryAuditLog, Principal, Rejection, TenantId,
     api_key::NewApiKey,
     audit::Actor,
     axum::{AuthLayer, AuthRejection, RequireScopes},
-    http::{HttpAuth, HttpAuthConfig, ScopeRequirement, StaticUsers},
-    oauth::AuthorizationServer,
+    http::{HttpAuth, HttpAuthConfig, ScopeRequirement},
 };
 use tower::ServiceExt;
 
@@ -52,18 +50,11 @@ async fn auth_with_key(scopes: &str) -> (HttpAuth, String) {
         )
         .await
         .unwrap();
-    let oauth = AuthorizationServer::new(
-        Arc::new(MemoryClientStore::new()),
-        Arc::new(MemoryGrantStore::new()),
-        audit.clone(),
-    );
-    let auth = HttpAuth::new(
-        Authenticator::new(keys),
-        oauth,
-        audit,
-        Arc::new(StaticUsers::new()),
-        HttpAuthConfig::default(),
-    );
+    // An API-key-only service with scopes and a realm of its own.
+    let auth = HttpAuth::builder(keys)
+        .config(HttpAuthConfig::default().with_realm("reports"))
+        .build()
+        .unwrap();
     (auth, created.key.expose_secret().to_owned())
 }
 
@@ -118,7 +109,7 @@ async fn the_plain_extractor_answers_403_with_the_challenge() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers()["www-authenticate"],
-        "Bearer realm=\"papyrus\", error=\"insufficient_scope\", scope=\"reports:write\""
+        "Bearer realm=\"reports\", error=\"insufficient_scope\", scope=\"reports:write\""
     );
 }
 

@@ -966,25 +966,25 @@ async fn non_ascii_authorization_on_introspection_is_refused() {
     use std::sync::Arc;
 
     use papyrus_auth::{
-        ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
-        MemoryGrantStore,
-        http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers},
+        ApiKeys, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore,
+        http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers, TenantSource},
         oauth::AuthorizationServer,
     };
     let audit = Arc::new(MemoryAuditLog::new());
     let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), audit.clone());
     let oauth = AuthorizationServer::new(
+        "https://{tenant}.papyrus.io".parse().unwrap(),
         Arc::new(MemoryClientStore::new()),
         Arc::new(MemoryGrantStore::new()),
         audit.clone(),
     );
-    let auth = HttpAuth::new(
-        Authenticator::new(keys),
-        oauth,
-        audit,
-        Arc::new(StaticUsers::new()),
-        HttpAuthConfig::default(),
-    );
+    let auth = HttpAuth::builder(keys)
+        .oauth(oauth)
+        .users(Arc::new(StaticUsers::new()))
+        .admin(audit)
+        .config(HttpAuthConfig::default().with_oauth_tenant(TenantSource::Header))
+        .build()
+        .unwrap();
     for value in ["Beareré x", "Bearé", "éééééééé token"] {
         let request = HttpRequest::new("POST", "/oauth/introspect")
             .with_header("X-Tenant-Id", "acme")

@@ -31,8 +31,18 @@ struct Fx {
     backend_secret: String,
 }
 
+/// Papyrus's settings: its issuer and its scopes.
+fn papyrus() -> AuthorizationServerConfig {
+    AuthorizationServerConfig::new("https://{tenant}.papyrus.io".parse().unwrap())
+        .with_known_scopes(
+            "documents:read documents:write workflows:read workflows:write analytics:read"
+                .parse()
+                .unwrap(),
+        )
+}
+
 async fn fx() -> Fx {
-    fx_with(AuthorizationServerConfig::default()).await
+    fx_with(papyrus()).await
 }
 
 async fn fx_with(config: AuthorizationServerConfig) -> Fx {
@@ -40,6 +50,7 @@ async fn fx_with(config: AuthorizationServerConfig) -> Fx {
     let grants = Arc::new(MemoryGrantStore::new());
     let clock = ManualClock::new(datetime!(2026-05-01 10:00 UTC));
     let server = AuthorizationServer::new(
+        "https://{tenant}.papyrus.io".parse().unwrap(),
         Arc::new(MemoryClientStore::new()),
         grants.clone(),
         audit.clone(),
@@ -567,7 +578,7 @@ async fn other_errors_redirect_with_state_and_iss() {
 
 #[tokio::test]
 async fn plain_pkce_only_through_the_dangerous_switch() {
-    let mut config = AuthorizationServerConfig::default();
+    let mut config = papyrus();
     config.dangerous().allow_plain_pkce = true;
     let f = fx_with(config).await;
     let req = f
@@ -855,10 +866,7 @@ async fn client_authentication_failures() {
     assert_eq!(e.code, OAuthErrorCode::InvalidClient);
     let resp = http::oauth_error_response(&e);
     assert_eq!(resp.status, 401);
-    assert_eq!(
-        resp.header("WWW-Authenticate"),
-        Some("Basic realm=\"papyrus\"")
-    );
+    assert_eq!(resp.header("WWW-Authenticate"), Some("Basic realm=\"api\""));
 
     let e = backend_tokens_with(
         &f,
@@ -1183,7 +1191,7 @@ async fn refresh_errors() {
 
 #[tokio::test]
 async fn refresh_tokens_expire_and_families_have_an_absolute_lifetime() {
-    let config = AuthorizationServerConfig::default()
+    let config = papyrus()
         .with_refresh_token_ttl(Duration::days(10))
         .with_refresh_family_lifetime(Duration::days(25));
     let f = fx_with(config).await;
@@ -1219,10 +1227,7 @@ async fn refresh_tokens_expire_and_families_have_an_absolute_lifetime() {
 
 #[tokio::test]
 async fn optional_grace_window_for_concurrent_refreshes() {
-    let f = fx_with(
-        AuthorizationServerConfig::default().with_refresh_reuse_grace(Duration::seconds(10)),
-    )
-    .await;
+    let f = fx_with(papyrus().with_refresh_reuse_grace(Duration::seconds(10))).await;
     let t = f.tokens().await;
     let r1 = t.refresh_token.unwrap().expose_secret().to_owned();
     let a = f.refresh(&r1, None).await.unwrap();
@@ -1629,7 +1634,7 @@ async fn basic_credentials_are_form_encoded_before_base64() {
     assert_eq!(e.code, OAuthErrorCode::InvalidClient);
     assert_eq!(
         http::oauth_error_response(&e).header("WWW-Authenticate"),
-        Some("Basic realm=\"papyrus\"")
+        Some("Basic realm=\"api\"")
     );
 }
 

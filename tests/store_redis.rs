@@ -10,11 +10,9 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use papyrus_auth::{
-    ApiKeys, Authenticator, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore, MemoryGrantStore,
-    NewApiKey, RedisCounters, ScopeSet,
+    ApiKeys, MemoryApiKeyStore, MemoryAuditLog, NewApiKey, RedisCounters, ScopeSet,
     audit::Actor,
-    http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers},
-    oauth::AuthorizationServer,
+    http::{HttpAuth, HttpRequest},
     testkit,
     throttle::FailureCounters,
 };
@@ -57,19 +55,10 @@ async fn without_redis_failures_are_counted_in_process() {
 
     let audit = Arc::new(MemoryAuditLog::new());
     let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), audit.clone());
-    let oauth = AuthorizationServer::new(
-        Arc::new(MemoryClientStore::new()),
-        Arc::new(MemoryGrantStore::new()),
-        audit.clone(),
-    );
-    let auth = HttpAuth::new(
-        Authenticator::new(keys.clone()),
-        oauth,
-        audit,
-        Arc::new(StaticUsers::new()),
-        HttpAuthConfig::default(),
-    )
-    .with_failure_counters(Arc::new(down));
+    let auth = HttpAuth::builder(keys.clone())
+        .build()
+        .unwrap()
+        .with_failure_counters(Arc::new(down));
     let acme = "acme".parse().unwrap();
     let valid = keys
         .create(

@@ -132,7 +132,12 @@ struct Services {
 fn services(store: &Arc<SqliteStore>) -> Services {
     Services {
         keys: ApiKeys::new(store.clone(), store.clone()),
-        oauth: AuthorizationServer::new(store.clone(), store.clone(), store.clone()),
+        oauth: AuthorizationServer::new(
+            "https://{tenant}.papyrus.io".parse().unwrap(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+        ),
     }
 }
 

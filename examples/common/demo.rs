@@ -8,9 +8,9 @@ use std::{error::Error, sync::Arc, time::Duration};
 
 use dashmap::DashMap;
 use papyrus_auth::{
-    Actor, ApiKeyStore, ApiKeys, AuditLog, Authenticator, MemoryApiKeyStore, MemoryAuditLog,
-    MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore, NewApiKey, PostgresStore,
-    Principal, RedisCounters, SqliteStore, Tee, TenantId, TracingAuditSink,
+    Actor, ApiKeyStore, ApiKeys, AuditLog, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
+    MemoryGrantStore, MemorySigningKeyStore, NewApiKey, PostgresStore, Principal, RedisCounters,
+    SqliteStore, Tee, TenantId, TracingAuditSink,
     http::{HttpAuth, HttpAuthConfig, HttpResponse, StaticUsers, TenantSource, TrustedProxies},
     oauth::{
         AuthorizationServer, AuthorizationServerConfig, ClientError, ClientId, ClientKind,
@@ -79,7 +79,10 @@ pub const DEMO_USER: (&str, &str) = ("alice", "wonderland");
 pub const BOOTSTRAP_KEY_NAME: &str = "bootstrap admin";
 /// The name of an admin key minted by `-- admin-key`.
 pub const RECOVERED_KEY_NAME: &str = "admin (minted by the admin-key command)";
-/// Scopes the admin key holds.
+/// The scopes of the Papyrus platform (the product document's).
+pub const PAPYRUS_SCOPES: &str =
+    "documents:read documents:write workflows:read workflows:write analytics:read";
+/// The admin key's scopes.
 pub const ADMIN_SCOPES: &str = "keys:admin tokens:introspect documents:read documents:write";
 
 /// How to run the demo.
@@ -165,23 +168,31 @@ impl Demo {
         let stores = open_stores(config.database_url.as_deref()).await?;
         let sink = Arc::new(Tee(stores.audit.clone(), TracingAuditSink));
         let keys = ApiKeys::new(stores.keys, sink.clone());
-        let oauth = AuthorizationServer::new(stores.clients, stores.grants, sink)
-            .with_config(AuthorizationServerConfig::default().with_issuer(config.base_url.clone()));
+        // Papyrus's own vocabulary: requests for other scopes are refused.
+        let oauth_config = AuthorizationServerConfig::new(config.base_url.parse()?)
+            .with_known_scopes(PAPYRUS_SCOPES.parse()?);
+        let oauth = AuthorizationServer::new(
+            config.base_url.parse()?,
+            stores.clients,
+            stores.grants,
+            sink,
+        )
+        .with_config(oauth_config);
         let users = StaticUsers::new().with_user(&tenant, DEMO_USER.0, DEMO_USER.1, "user_alice");
         let http_config = HttpAuthConfig::default()
             .with_api_tenant(TenantSource::Header)
             .with_oauth_tenant(oauth_tenant_source(&config.base_url, &tenant))
             .with_trusted_proxies(config.trusted_proxies.clone())
-            .with_secure_cookies(config.base_url.starts_with("https://"));
-        let mut auth = HttpAuth::new(
-            Authenticator::new(keys.clone()),
-            oauth.clone(),
-            stores.audit,
-            Arc::new(users),
-            http_config,
-        )
-        // A consent form drawn by one instance verifies on every other.
-        .with_signing_keys(stores.signing);
+            .with_secure_cookies(config.base_url.starts_with("https://"))
+            .with_realm("papyrus");
+        let mut auth = HttpAuth::builder(keys.clone())
+            .oauth(oauth.clone())
+            .users(Arc::new(users))
+            .admin(stores.audit)
+            .config(http_config)
+            .build()?
+            // A consent form drawn by one instance verifies on every other.
+            .with_signing_keys(stores.signing);
         if let Some(url) = &config.redis_url {
             // Every instance counts failures in one place.
             auth = auth.with_failure_counters(Arc::new(RedisCounters::new(url)?));
@@ -549,7 +560,9 @@ impl Demo {
                 }
             });
         }
-        let oauth = self.auth.oauth().clone();
+        let Some(oauth) = self.auth.oauth().cloned() else {
+            return;
+        };
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {

@@ -34,6 +34,7 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let server = AuthorizationServer::new(
+            "https://{tenant}.papyrus.io".parse().unwrap(),
             Arc::new(MemoryClientStore::new()),
             Arc::new(MemoryGrantStore::new()),
             Arc::new(MemoryAuditLog::with_capacity_per_tenant(1000)),

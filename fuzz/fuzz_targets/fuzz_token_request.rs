@@ -68,6 +68,7 @@ async fn code(server: &AuthorizationServer, tenant: &TenantId, client: &str, uri
 async fn world() -> World {
     let audit = Arc::new(MemoryAuditLog::new());
     let server = AuthorizationServer::new(
+        "https://{tenant}.papyrus.io".parse().unwrap(),
         Arc::new(MemoryClientStore::new()),
         Arc::new(MemoryGrantStore::new()),
         audit.clone(),

@@ -89,8 +89,14 @@ impl ApiKeys {
     }
 
     /// The time now, by the service's clock.
-    pub(super) fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+
+    /// Where the service's audit events go (the HTTP layer's throttle
+    /// records its own there too).
+    pub(crate) fn audit_sink(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
     }
 
     /// The record of `id` in `tenant` (the tenant checked here too, not left

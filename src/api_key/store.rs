@@ -37,102 +37,58 @@ pub enum RevokeOutcome {
 
 /// Storage for API key records.
 ///
-/// Lookups return `Ok(None)` for "not found"; `Err` only for a failing backend.
-/// Usable as `Arc<dyn ApiKeyStore>`.
+/// Lookups return `Ok(None)` for "not found"; `Err` only for a failing
+/// backend (the request then gets 503, never 401). Usable as
+/// `Arc<dyn ApiKeyStore>`.
 ///
 /// # Implementing a custom store
 ///
 /// A store keeps [`ApiKeyRecord`]s and answers a handful of questions. The
 /// rules that matter for security (digest equality, tenant, revocation,
 /// expiry, allowlist, scopes) are checked by the service on every record a
-/// store returns, so a store only has to be correct, not clever. Two methods
-/// must be atomic: [`ApiKeyStore::rotate`] and [`ApiKeyStore::revoke`].
+/// store returns, so a store only has to be correct, not clever. What it
+/// must get right is written on each method below: every rule there is one
+/// that `testkit::api_key_store` (feature `testkit`) checks, and nothing the
+/// kit checks is left unsaid. Three methods decide a race and must each be
+/// one atomic step: [`rotate`](Self::rotate), [`revoke`](Self::revoke) and
+/// [`touch_last_used`](Self::touch_last_used).
 ///
+/// This complete store (`examples/custom_store/api_keys.rs`, which
+/// `tests/custom_store.rs` runs through the kit) is a starting point:
+///
+/// ```ignore
+#[doc = include_str!("../../examples/custom_store/api_keys.rs")]
 /// ```
-/// use std::{collections::HashMap, sync::{Arc, Mutex}};
-/// use async_trait::async_trait;
-/// use papyrus_auth::{
-///     ApiKeyRecord, ApiKeyStore, Digest, KeyId, Lookup, RevokeOutcome, RotateOutcome,
-///     StoreError, TenantId,
-/// };
-/// use time::OffsetDateTime;
 ///
-/// #[derive(Debug, Default)]
-/// struct MyStore(Mutex<HashMap<String, ApiKeyRecord>>);
+/// Prove yours with the kit (feature `testkit`, in `[dev-dependencies]`):
 ///
-/// #[async_trait]
-/// impl ApiKeyStore for MyStore {
-///     async fn insert(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
-///         let mut map = self.0.lock().unwrap();
-///         if map.contains_key(record.id.as_str()) {
-///             return Err(StoreError::conflict("duplicate key id"));
-///         }
-///         map.insert(record.id.to_string(), record.clone());
-///         Ok(())
-///     }
-///     fn find_by_digest(&self, digest: Digest) -> Lookup<'_, ApiKeyRecord> {
-///         let map = self.0.lock().unwrap();
-///         Lookup::now(Ok(map.values().find(|r| r.digest == digest).map(|r| Arc::new(r.clone()))))
-///     }
-///     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
-///         Ok(self.0.lock().unwrap().get(id.as_str()).filter(|r| r.tenant == *tenant).cloned())
-///     }
-///     async fn list(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-///         Ok(self.0.lock().unwrap().values().filter(|r| r.tenant == *tenant).cloned().collect())
-///     }
-///     async fn rotate(
-///         &self, tenant: &TenantId, old: &KeyId, successor: &ApiKeyRecord,
-///         old_expires_at: Option<OffsetDateTime>, at: OffsetDateTime,
-///     ) -> Result<RotateOutcome, StoreError> {
-///         let mut map = self.0.lock().unwrap();
-///         let Some(rec) = map.get_mut(old.as_str()).filter(|r| r.tenant == *tenant) else {
-///             return Ok(RotateOutcome::NotFound);
-///         };
-///         if rec.revoked_at.is_some() { return Ok(RotateOutcome::Revoked); }
-///         if let Some(s) = &rec.rotated_to { return Ok(RotateOutcome::AlreadyRotated(s.clone())); }
-///         rec.rotated_to = Some(successor.id.clone());
-///         rec.rotated_at = Some(at);
-///         rec.expires_at = old_expires_at;
-///         let old_rec = rec.clone();
-///         map.insert(successor.id.to_string(), successor.clone());
-///         Ok(RotateOutcome::Rotated(Box::new(old_rec)))
-///     }
-///     async fn revoke(&self, tenant: &TenantId, id: &KeyId, at: OffsetDateTime) -> Result<RevokeOutcome, StoreError> {
-///         let mut map = self.0.lock().unwrap();
-///         let Some(rec) = map.get_mut(id.as_str()).filter(|r| r.tenant == *tenant) else {
-///             return Ok(RevokeOutcome::NotFound);
-///         };
-///         if rec.revoked_at.is_some() { return Ok(RevokeOutcome::AlreadyRevoked(Box::new(rec.clone()))); }
-///         rec.revoked_at = Some(at);
-///         Ok(RevokeOutcome::Revoked(Box::new(rec.clone())))
-///     }
-///     async fn touch_last_used(
-///         &self, id: &KeyId, at: OffsetDateTime, ip: Option<std::net::IpAddr>,
-///         stale_before: OffsetDateTime,
-///     ) -> Result<bool, StoreError> {
-///         let mut map = self.0.lock().unwrap();
-///         let Some(rec) = map.get_mut(id.as_str()) else { return Ok(false) };
-///         if rec.last_used_at.is_some_and(|t| t > stale_before) { return Ok(false); }
-///         rec.last_used_at = Some(at);
-///         rec.last_used_ip = ip;
-///         Ok(true)
-///     }
+/// ```ignore
+/// #[tokio::test(flavor = "multi_thread")]
+/// async fn my_store_conforms() {
+///     papyrus_auth::testkit::api_key_store(std::sync::Arc::new(MyApiKeyStore::default())).await;
 /// }
 /// ```
 ///
 /// [`MemoryApiKeyStore`](crate::MemoryApiKeyStore) is the production-quality in-memory store.
 #[async_trait]
 pub trait ApiKeyStore: fmt::Debug + Send + Sync + 'static {
-    /// Stores a new record.
+    /// Stores a new record, every field as given (it reads back equal, by
+    /// [`get`](Self::get), [`list`](Self::list) and
+    /// [`find_by_digest`](Self::find_by_digest)).
     ///
     /// # Errors
     ///
-    /// [`crate::StoreErrorKind::Conflict`] when the id or the digest exists.
+    /// [`crate::StoreErrorKind::Conflict`] when a record with this id
+    /// exists **in any tenant**, or one with this digest: ids and digests
+    /// are unique across the store. A refused insert stores nothing.
     async fn insert(&self, record: &ApiKeyRecord) -> Result<(), StoreError>;
 
     /// The record with this digest, in any tenant (the caller checks the
-    /// tenant). This is the hot path: index the digest, and compare the
-    /// whole digest, version included.
+    /// tenant), as it is now (after [`revoke`](Self::revoke) returned, with
+    /// its `revoked_at`). This is the hot path: index the digest, and match
+    /// the whole digest, version included: a digest one bit away, or the
+    /// same bytes under the other [`DigestVersion`](crate::DigestVersion),
+    /// finds nothing.
     ///
     /// The answer comes [now](crate::Answer::Now) from a store that holds
     /// its records in memory (no boxed future per request) or
@@ -142,16 +98,30 @@ pub trait ApiKeyStore: fmt::Debug + Send + Sync + 'static {
     /// database-backed store wraps the row it read (`Arc::new(record)`).
     fn find_by_digest(&self, digest: Digest) -> Lookup<'_, ApiKeyRecord>;
 
-    /// The record with this id in this tenant.
+    /// The record with this id in this tenant; `None` for an id of another
+    /// tenant.
     async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
 
-    /// Every record of this tenant, in any order.
+    /// Every record of this tenant and no other, in any order (empty for a
+    /// tenant without keys).
     async fn list(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
 
     /// Atomically: if `old` exists in `tenant`, is not revoked and not yet
     /// rotated, store `successor` and set `old`'s `rotated_to`, `rotated_at`
-    /// (= `at`) and `expires_at` (= `old_expires_at`). Otherwise store nothing
-    /// and say why.
+    /// (= `at`) and `expires_at` (= `old_expires_at`), and answer
+    /// [`Rotated`](RotateOutcome::Rotated) with `old`'s record as updated.
+    /// Otherwise store nothing and say why, the first that applies:
+    ///
+    /// 1. not in `tenant` (unknown, or another tenant's) →
+    ///    [`NotFound`](RotateOutcome::NotFound);
+    /// 2. revoked → [`Revoked`](RotateOutcome::Revoked);
+    /// 3. rotated before → [`AlreadyRotated`](RotateOutcome::AlreadyRotated)
+    ///    with the successor it was rotated to;
+    /// 4. `successor`'s id or digest exists → `Err` with
+    ///    [`Conflict`](crate::StoreErrorKind::Conflict), `old` unchanged.
+    ///
+    /// Among concurrent callers rotating one key, exactly one is told
+    /// `Rotated`; the others `AlreadyRotated(winner's id)`, storing nothing.
     async fn rotate(
         &self,
         tenant: &TenantId,
@@ -161,8 +131,14 @@ pub trait ApiKeyStore: fmt::Debug + Send + Sync + 'static {
         at: OffsetDateTime,
     ) -> Result<RotateOutcome, StoreError>;
 
-    /// Atomically sets `revoked_at` if not yet set. After this returns, no
-    /// lookup may return the record without its `revoked_at`.
+    /// Atomically sets `revoked_at` (= `at`) if not yet set:
+    /// [`Revoked`](RevokeOutcome::Revoked) with the record as updated; if
+    /// set, [`AlreadyRevoked`](RevokeOutcome::AlreadyRevoked) with the
+    /// record unchanged (the first `revoked_at` is kept); an id not in
+    /// `tenant` is [`NotFound`](RevokeOutcome::NotFound) and changes
+    /// nothing. After this returns, no lookup may return the record without
+    /// its `revoked_at`. Among concurrent callers revoking one key, exactly
+    /// one is told `Revoked`.
     async fn revoke(
         &self,
         tenant: &TenantId,
@@ -172,9 +148,11 @@ pub trait ApiKeyStore: fmt::Debug + Send + Sync + 'static {
 
     /// Conditionally records a use: sets `last_used_at = at` and
     /// `last_used_ip = ip` only if `last_used_at` is unset or not later than
-    /// `stale_before`, and says whether it wrote. One conditional write
+    /// `stale_before`, and says whether it wrote (`false` for an unknown
+    /// id). One conditional write
     /// (`UPDATE … WHERE last_used_at IS NULL OR last_used_at <= $stale_before`)
-    /// so that instances sharing a database write at most once per window.
+    /// so that instances sharing a database write at most once per window:
+    /// among concurrent callers in one window, exactly one is told `true`.
     async fn touch_last_used(
         &self,
         id: &KeyId,

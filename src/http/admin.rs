@@ -29,6 +29,11 @@ pub(super) enum Admin<'a> {
 }
 
 impl HttpAuth {
+    /// The authorization server, or the 404 of a service without OAuth.
+    fn oauth_server(&self) -> Result<&crate::oauth::AuthorizationServer, HttpResponse> {
+        self.oauth().ok_or_else(super::auth::not_found)
+    }
+
     /// Runs an admin operation for a caller holding the admin scope.
     pub(super) async fn admin(&self, req: &HttpRequest, op: Admin<'_>) -> HttpResponse {
         let required =
@@ -119,9 +124,10 @@ impl HttpAuth {
                             .map_err(|_| bad_request("limit must be a number"))?;
                         query = query.limit(limit.min(1000));
                     }
-                    let events = self
-                        .inner
-                        .audit
+                    let Some(log) = &self.inner.admin else {
+                        return Err(super::auth::not_found());
+                    };
+                    let events = log
                         .query(&query)
                         .await
                         .map_err(|e| api_key_error_response(&e.into()))?;
@@ -129,8 +135,7 @@ impl HttpAuth {
                 }
                 Admin::ListClients => {
                     let list = self
-                        .inner
-                        .oauth
+                        .oauth_server()?
                         .list_clients(&tenant)
                         .await
                         .map_err(|e| client_error_response(&e))?;
@@ -139,8 +144,7 @@ impl HttpAuth {
                 Admin::CreateClient => {
                     let new: NewClient = json_body(req)?;
                     let r = self
-                        .inner
-                        .oauth
+                        .oauth_server()?
                         .register_client(&tenant, new, &actor)
                         .await
                         .map_err(|e| client_error_response(&e))?;

@@ -30,7 +30,6 @@ use super::{
     admin::Admin,
     consent::ConsentHandler,
     csrf::{CsrfKey, KeyRing},
-    login::{LoginConsent, UserDirectory},
     rejection_response,
 };
 use crate::{
@@ -39,7 +38,6 @@ use crate::{
     authenticator::Authenticator,
     oauth::{AuthorizationServer, OAuthError},
     signing::SigningKeyStore,
-    store::MemorySigningKeyStore,
     throttle::{FailureCounters, Refusal, Subject, Throttle, ThrottleConfig},
 };
 
@@ -51,7 +49,9 @@ pub struct HttpAuthConfig {
     /// `X-Tenant-Id` header.
     pub api_tenant: TenantSource,
     /// Where OAuth requests (reached by browser navigation, which cannot add
-    /// headers) name their tenant. Defaults to the `X-Tenant-Id` header.
+    /// headers) name their tenant. Defaults to [`TenantSource::Issuer`]:
+    /// the host a browser asks for, under the issuer's
+    /// (`https://{tenant}.auth.example.com`).
     pub oauth_tenant: TenantSource,
     /// Proxies whose forwarding headers are believed. Defaults to none.
     pub trusted_proxies: TrustedProxies,
@@ -77,13 +77,16 @@ pub struct HttpAuthConfig {
     /// [`crate::throttle`]). Defaults to on with [`ThrottleConfig::default`].
     /// `None` turns it off.
     pub throttle: Option<ThrottleConfig>,
+    /// The realm of the `WWW-Authenticate` challenges (RFC 7235 §2.2).
+    /// Defaults to [`DEFAULT_REALM`](super::DEFAULT_REALM), `api`.
+    pub realm: String,
 }
 
 impl Default for HttpAuthConfig {
     fn default() -> Self {
         Self {
             api_tenant: TenantSource::Header,
-            oauth_tenant: TenantSource::Header,
+            oauth_tenant: TenantSource::Issuer,
             trusted_proxies: TrustedProxies::none(),
             max_body: 64 * 1024,
             max_headers: 16 * 1024,
@@ -94,6 +97,7 @@ impl Default for HttpAuthConfig {
             secure_cookies: true,
             csrf_key: None,
             throttle: Some(ThrottleConfig::default()),
+            realm: super::DEFAULT_REALM.to_owned(),
         }
     }
 }
@@ -135,6 +139,18 @@ impl HttpAuthConfig {
         self.max_body = bytes;
         self
     }
+    /// Sets [`realm`](Self::realm), keeping only the characters a quoted
+    /// string may hold as they are (printable ASCII but `"` and `\`).
+    pub fn with_realm(mut self, realm: &str) -> Self {
+        self.realm = realm
+            .chars()
+            .filter(|c| (c.is_ascii_graphic() || *c == ' ') && !matches!(c, '"' | '\\'))
+            .collect();
+        if self.realm.is_empty() {
+            super::DEFAULT_REALM.clone_into(&mut self.realm);
+        }
+        self
+    }
 
     /// The longest life of anything the HTTP layer signs.
     fn longest_signed(&self) -> time::Duration {
@@ -168,44 +184,44 @@ pub struct HttpAuth {
 #[derive(Debug, Clone)]
 pub(super) struct Inner {
     pub(super) authenticator: Authenticator,
-    pub(super) oauth: AuthorizationServer,
-    pub(super) audit: Arc<dyn AuditLog>,
-    pub(super) consent: Arc<dyn ConsentHandler>,
+    /// OAuth, when served.
+    pub(super) oauth: Option<OAuthParts>,
+    /// The admin API's audit log, when the admin API is served.
+    pub(super) admin: Option<Arc<dyn AuditLog>>,
     pub(super) throttle: Option<Arc<Throttle>>,
     pub(super) keys: Arc<KeyRing>,
     pub(super) successes: crate::metrics::Successes,
+    /// The configured realm, when it is not the default (for extractors).
+    pub(super) realm: Option<super::extract::ChallengeRealm>,
     pub(super) config: HttpAuthConfig,
 }
 
-impl HttpAuth {
-    /// The HTTP layer over `authenticator` (API keys), `oauth`, the readable
-    /// `audit` log and the application's `users` (for the built-in
-    /// [`LoginConsent`] page; [`with_consent`](Self::with_consent) replaces
-    /// it), with signing keys and failure counters in this process's memory.
-    pub fn new(
-        authenticator: Authenticator,
-        oauth: AuthorizationServer,
-        audit: Arc<dyn AuditLog>,
-        users: Arc<dyn UserDirectory>,
-        config: HttpAuthConfig,
-    ) -> Self {
-        let authenticator = authenticator.with_oauth(oauth.clone());
-        let keys = Self::key_ring(&config, Arc::new(MemorySigningKeyStore::new()));
-        Self {
-            inner: Arc::new(Inner {
-                authenticator,
-                oauth,
-                audit,
-                consent: Arc::new(LoginConsent::new(users)),
-                throttle: config.throttle.map(|t| Arc::new(Throttle::new(t))),
-                keys: Arc::new(keys),
-                successes: crate::metrics::Successes::register(),
-                config,
-            }),
-        }
-    }
+/// The groups of the library's endpoints, for mounting some and not
+/// others (the adapters' `routes`/`configure` functions mount the groups an
+/// [`HttpAuth`] serves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EndpointGroup {
+    /// `/oauth/authorize`, `/oauth/token`, `/oauth/revoke`,
+    /// `/oauth/introspect`: served with OAuth.
+    OAuth,
+    /// `/.well-known/oauth-authorization-server` and
+    /// `/.well-known/openid-configuration` (RFC 8414): served with OAuth.
+    Metadata,
+    /// `/admin/api-keys…`, `/admin/audit`, and with OAuth `/admin/clients`:
+    /// served with the admin API.
+    Admin,
+}
 
-    fn key_ring(config: &HttpAuthConfig, store: Arc<dyn SigningKeyStore>) -> KeyRing {
+/// What serving OAuth takes: the server, and who signs users in.
+#[derive(Debug, Clone)]
+pub(super) struct OAuthParts {
+    pub(super) server: AuthorizationServer,
+    pub(super) consent: Arc<dyn ConsentHandler>,
+}
+
+impl HttpAuth {
+    pub(super) fn key_ring(config: &HttpAuthConfig, store: Arc<dyn SigningKeyStore>) -> KeyRing {
         match &config.csrf_key {
             Some(key) => KeyRing::fixed(key),
             None => KeyRing::stored(store, config.longest_signed()),
@@ -242,6 +258,21 @@ impl HttpAuth {
         })
     }
 
+    /// Whether this `HttpAuth` serves `group` (its endpoints answer 404
+    /// otherwise).
+    pub fn serves(&self, group: EndpointGroup) -> bool {
+        match group {
+            EndpointGroup::OAuth | EndpointGroup::Metadata => self.inner.oauth.is_some(),
+            EndpointGroup::Admin => self.inner.admin.is_some(),
+        }
+    }
+
+    /// The realm extractors should name, when not the default: the
+    /// adapters put it beside the principal.
+    pub(crate) fn challenge_realm(&self) -> Option<&super::extract::ChallengeRealm> {
+        self.inner.realm.as_ref()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &HttpAuthConfig {
         &self.inner.config
@@ -252,9 +283,19 @@ impl HttpAuth {
         &self.inner.authenticator
     }
 
-    /// The authorization server.
-    pub fn oauth(&self) -> &AuthorizationServer {
-        &self.inner.oauth
+    /// The authorization server, when OAuth is served.
+    pub fn oauth(&self) -> Option<&AuthorizationServer> {
+        self.inner.oauth.as_ref().map(|o| &o.server)
+    }
+
+    /// The time now: by the authorization server's clock when OAuth is
+    /// served (CSRF tokens and audit events agree with its codes), else by
+    /// the API key service's.
+    pub(super) fn now(&self) -> time::OffsetDateTime {
+        match &self.inner.oauth {
+            Some(o) => o.server.now(),
+            None => self.inner.authenticator.api_keys().now(),
+        }
     }
 
     /// The client IP of a request (see [`TrustedProxies`]).
@@ -263,8 +304,14 @@ impl HttpAuth {
     }
 
     /// Handles a request to one of the library's endpoints (see the module
-    /// table); anything else is a 404 JSON error.
+    /// table); anything else, and the endpoints of a part not served (OAuth,
+    /// the admin API), is a 404 JSON error.
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        let response = self.route(req).await;
+        super::in_realm(response, &self.inner.config.realm)
+    }
+
+    async fn route(&self, req: &HttpRequest) -> HttpResponse {
         if req.headers_len() > self.inner.config.max_headers {
             return headers_too_large();
         }
@@ -278,41 +325,58 @@ impl HttpAuth {
         let path = req.path.trim_end_matches('/');
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let m = req.method.as_str();
-        match (m, segments.as_slice()) {
-            ("GET", ["oauth", "authorize"]) => self.authorize_page(req).await,
-            ("POST", ["oauth", "authorize"]) => self.consent(req).await,
-            ("POST", ["oauth", "token"]) => self.token(req).await,
-            ("POST", ["oauth", "revoke"]) => self.revoke(req).await,
-            ("POST", ["oauth", "introspect"]) => self.introspect(req).await,
+        let served = match segments.as_slice() {
+            ["oauth", ..] | [".well-known", ..] | ["admin", "clients"] => {
+                self.inner.oauth.is_some()
+            }
+            _ => true,
+        } && (segments.first() != Some(&"admin") || self.inner.admin.is_some());
+        if !served {
+            return not_found();
+        }
+        let oauth = self.inner.oauth.as_ref();
+        match (m, segments.as_slice(), oauth) {
+            ("GET", ["oauth", "authorize"], Some(o)) => self.authorize_page(o, req).await,
+            ("POST", ["oauth", "authorize"], Some(o)) => self.consent(o, req).await,
+            ("POST", ["oauth", "token"], Some(o)) => self.token(&o.server, req).await,
+            ("POST", ["oauth", "revoke"], Some(o)) => self.revoke(&o.server, req).await,
+            ("POST", ["oauth", "introspect"], Some(o)) => self.introspect(&o.server, req).await,
             (
                 "GET",
                 [
                     ".well-known",
                     "oauth-authorization-server" | "openid-configuration",
                 ],
-            ) => self.metadata(req),
-            ("GET", ["admin", "api-keys"]) => self.admin(req, Admin::ListKeys).await,
-            ("POST", ["admin", "api-keys"]) => self.admin(req, Admin::CreateKey).await,
-            ("GET", ["admin", "api-keys", id]) => self.admin(req, Admin::GetKey(id)).await,
-            ("POST", ["admin", "api-keys", id, "rotate"]) => {
+                Some(o),
+            ) => self.metadata(&o.server, req),
+            ("GET", ["admin", "api-keys"], _) => self.admin(req, Admin::ListKeys).await,
+            ("POST", ["admin", "api-keys"], _) => self.admin(req, Admin::CreateKey).await,
+            ("GET", ["admin", "api-keys", id], _) => self.admin(req, Admin::GetKey(id)).await,
+            ("POST", ["admin", "api-keys", id, "rotate"], _) => {
                 self.admin(req, Admin::RotateKey(id)).await
             }
-            ("POST", ["admin", "api-keys", id, "revoke"]) => {
+            ("POST", ["admin", "api-keys", id, "revoke"], _) => {
                 self.admin(req, Admin::RevokeKey(id)).await
             }
-            ("GET", ["admin", "audit"]) => self.admin(req, Admin::Audit).await,
-            ("GET", ["admin", "clients"]) => self.admin(req, Admin::ListClients).await,
-            ("POST", ["admin", "clients"]) => self.admin(req, Admin::CreateClient).await,
-            (_, ["oauth", "authorize"]) => method_not_allowed("GET, POST"),
-            (_, ["oauth", "token" | "revoke" | "introspect"]) => method_not_allowed("POST"),
-            (_, [".well-known", _]) => method_not_allowed("GET"),
-            (_, ["admin", "api-keys" | "clients"]) => method_not_allowed("GET, POST"),
-            (_, ["admin", "api-keys", _]) | (_, ["admin", "audit"]) => method_not_allowed("GET"),
-            (_, ["admin", "api-keys", _, "rotate" | "revoke"]) => method_not_allowed("POST"),
-            _ => HttpResponse::json(
-                404,
-                &json!({"error": "not_found", "error_description": "no such endpoint"}),
-            ),
+            ("GET", ["admin", "audit"], _) => self.admin(req, Admin::Audit).await,
+            ("GET", ["admin", "clients"], _) => self.admin(req, Admin::ListClients).await,
+            ("POST", ["admin", "clients"], _) => self.admin(req, Admin::CreateClient).await,
+            (_, ["oauth", "authorize"], _) => method_not_allowed("GET, POST"),
+            (_, ["oauth", "token" | "revoke" | "introspect"], _) => method_not_allowed("POST"),
+            (
+                _,
+                [
+                    ".well-known",
+                    "oauth-authorization-server" | "openid-configuration",
+                ],
+                _,
+            ) => method_not_allowed("GET"),
+            (_, ["admin", "api-keys" | "clients"], _) => method_not_allowed("GET, POST"),
+            (_, ["admin", "api-keys", _], _) | (_, ["admin", "audit"], _) => {
+                method_not_allowed("GET")
+            }
+            (_, ["admin", "api-keys", _, "rotate" | "revoke"], _) => method_not_allowed("POST"),
+            _ => not_found(),
         }
     }
 
@@ -366,9 +430,9 @@ impl HttpAuth {
                 retry_after: refusal.retry_after.as_secs().max(1),
             };
             let event =
-                AuditEvent::new(self.inner.oauth.now(), tenant.clone(), Actor::System, kind)
-                    .with_ip(ip);
-            crate::audit::record_committed(&*self.inner.audit, event).await;
+                AuditEvent::new(self.now(), tenant.clone(), Actor::System, kind).with_ip(ip);
+            let sink = self.inner.authenticator.api_keys().audit_sink();
+            crate::audit::record_committed(&**sink, event).await;
         }
     }
 }
@@ -395,6 +459,14 @@ pub(super) fn bearer_failure_subjects(
         Rejection::WrongTenant | Rejection::Revoked | Rejection::Expired => Some(vec![credential]),
         _ => None,
     }
+}
+
+/// The answer for a path the library does not serve.
+pub(super) fn not_found() -> HttpResponse {
+    HttpResponse::json(
+        404,
+        &json!({"error": "not_found", "error_description": "no such endpoint"}),
+    )
 }
 
 pub(super) fn is_form(req: &HttpRequest) -> bool {

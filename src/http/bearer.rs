@@ -121,6 +121,21 @@ impl HttpAuth {
         peer: Option<IpAddr>,
         required: &ScopeSet,
     ) -> HttpAuthentication {
+        let answer = self.authenticate_in_default_realm(headers, peer, required);
+        let realm = &self.inner.config.realm;
+        if realm == super::DEFAULT_REALM {
+            return answer;
+        }
+        let realm = realm.clone();
+        answer.map(move |result| result.map_err(|response| super::in_realm(response, &realm)))
+    }
+
+    fn authenticate_in_default_realm(
+        &self,
+        headers: &impl HeaderSource,
+        peer: Option<IpAddr>,
+        required: &ScopeSet,
+    ) -> HttpAuthentication {
         let presented = match self.presented(headers, peer) {
             Ok(presented) => presented,
             Err(response) => return Answer::Now(Err(response)),

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use super::{
     HttpRequest, HttpResponse,
-    auth::{HttpAuth, is_form, see_other},
+    auth::{HttpAuth, OAuthParts, is_form, see_other},
     authorize_error_response,
     csrf::{CSRF_COOKIE, CSRF_TTL, DEVICE_COOKIE, new_nonce},
     error_page, error_redirect_response, html_escape,
@@ -36,9 +36,10 @@ const MAX_FORM_PARAMS: usize = crate::MAX_SCOPES + 8;
 const MAX_FORM_VALUE: usize = 16 * 1024;
 
 /// The application's side of `/oauth/authorize`: who the user is, and what
-/// they approve. Set with [`HttpAuth::with_consent`]; the default is
-/// [`LoginConsent`](super::LoginConsent), the built-in login-and-consent
-/// page over a [`UserDirectory`].
+/// they approve. Given with [`HttpAuthBuilder::consent`](super::HttpAuthBuilder::consent);
+/// [`HttpAuthBuilder::users`](super::HttpAuthBuilder::users) gives the
+/// built-in one, [`LoginConsent`](super::LoginConsent), the
+/// login-and-consent page over a [`UserDirectory`].
 ///
 /// The library calls it only for a valid authorization request, and calls
 /// [`decide`](Self::decide) only once the posted form's CSRF token checked
@@ -223,7 +224,7 @@ impl<'a> ConsentContext<'a> {
         password: &str,
     ) -> SignIn {
         let (auth, tenant) = (self.auth, self.tenant);
-        let now = auth.inner.oauth.now();
+        let now = auth.now();
         let ip = auth.client_ip(self.http, self.http.peer);
         let device = match self.http.cookie(DEVICE_COOKIE) {
             Some(value) => match auth
@@ -275,23 +276,20 @@ impl<'a> ConsentContext<'a> {
 }
 
 impl HttpAuth {
-    /// Hands the login-and-consent step to `handler` (the application's own
-    /// sign-in, sessions, SSO or MFA, and its own pages) instead of the
-    /// built-in [`LoginConsent`](super::LoginConsent).
-    pub fn with_consent(self, handler: std::sync::Arc<dyn ConsentHandler>) -> Self {
-        self.rebuilt(|inner| inner.consent = handler)
-    }
-
     /// `GET /oauth/authorize`: validates the request and asks the handler.
-    pub(super) async fn authorize_page(&self, req: &HttpRequest) -> HttpResponse {
+    pub(super) async fn authorize_page(
+        &self,
+        oauth: &OAuthParts,
+        req: &HttpRequest,
+    ) -> HttpResponse {
         let Ok(tenant) = self.inner.config.oauth_tenant.resolve(req) else {
             return error_page(&OAuthError::invalid_request(
                 "this address names no valid tenant",
             ));
         };
-        match self.inner.oauth.authorize(&tenant, &req.query).await {
+        match oauth.server.authorize(&tenant, &req.query).await {
             Ok(v) => {
-                self.interact(&tenant, &v, req, None, &req.query, Step::Show)
+                self.interact(oauth, &tenant, &v, req, &req.query, Step::Show)
                     .await
             }
             Err(e) => authorize_error_response(&e),
@@ -300,7 +298,7 @@ impl HttpAuth {
 
     /// `POST /oauth/authorize`: checks the form's CSRF token and the
     /// request, then asks the handler for the decision.
-    pub(super) async fn consent(&self, req: &HttpRequest) -> HttpResponse {
+    pub(super) async fn consent(&self, oauth: &OAuthParts, req: &HttpRequest) -> HttpResponse {
         if !is_form(req) {
             return error_page(&OAuthError::invalid_request(
                 "the consent form must be posted as a form",
@@ -329,7 +327,7 @@ impl HttpAuth {
                 req.cookie(CSRF_COOKIE).unwrap_or(""),
                 &tenant,
                 request,
-                self.inner.oauth.now(),
+                self.now(),
             )
             .await;
         match verified {
@@ -343,12 +341,12 @@ impl HttpAuth {
             }
             Err(e) => return error_page(&e.into()),
         }
-        let v = match self.inner.oauth.authorize(&tenant, request).await {
+        let v = match oauth.server.authorize(&tenant, request).await {
             Ok(v) => v,
             Err(AuthorizeError::Redirect(r)) => return see_other(error_redirect_response(&r)),
             Err(e) => return authorize_error_response(&e),
         };
-        self.interact(&tenant, &v, req, Some(&form), request, Step::Decide)
+        self.interact(oauth, &tenant, &v, req, request, Step::Decide(&form))
             .await
     }
 
@@ -357,15 +355,19 @@ impl HttpAuth {
     /// and redirected; a denial is redirected.
     async fn interact(
         &self,
+        oauth: &OAuthParts,
         tenant: &TenantId,
         v: &ValidatedAuthorization,
         req: &HttpRequest,
-        form: Option<&Params<'_>>,
         request: &str,
-        step: Step,
+        step: Step<'_>,
     ) -> HttpResponse {
         let nonce = new_nonce();
-        let now = self.inner.oauth.now();
+        let now = self.now();
+        let form = match step {
+            Step::Show => None,
+            Step::Decide(form) => Some(form),
+        };
         let csrf_token = match self
             .inner
             .keys
@@ -386,14 +388,14 @@ impl HttpAuth {
             cookies: Mutex::new(Vec::new()),
         };
         let answer = match step {
-            Step::Show => self.inner.consent.show(&ctx).await,
-            Step::Decide => self.inner.consent.decide(&ctx).await,
+            Step::Show => oauth.consent.show(&ctx).await,
+            Step::Decide(_) => oauth.consent.decide(&ctx).await,
         };
         let cookies = ctx.take_cookies();
         let response = match answer {
             Interaction::Page(page) => self.shown(page, v, &nonce),
             Interaction::Deny { subject } => see_other(error_redirect_response(
-                &self.inner.oauth.deny(v, subject.as_deref()).await,
+                &oauth.server.deny(v, subject.as_deref()).await,
             )),
             Interaction::Approve { subject, scopes } => {
                 let approved = scopes.intersection(&v.scopes);
@@ -402,7 +404,7 @@ impl HttpAuth {
                         "the approval holds none of the scopes the client asked for",
                     ));
                 }
-                match self.inner.oauth.approve(v, &subject, &approved).await {
+                match oauth.server.approve(v, &subject, &approved).await {
                     Ok(location) => see_other(HttpResponse::redirect(location)),
                     Err(e) => error_page(&e),
                 }
@@ -475,9 +477,11 @@ impl HttpAuth {
 
 /// Which of the handler's methods a request asks.
 #[derive(Debug, Clone, Copy)]
-enum Step {
+enum Step<'f> {
+    /// The request arrived: show a page (or decide at once).
     Show,
-    Decide,
+    /// The form (its CSRF token checked) was posted: decide.
+    Decide(&'f Params<'f>),
 }
 
 impl ConsentContext<'_> {

@@ -6,7 +6,7 @@
 //! traits for [`RequireScopes`] and their response traits for
 //! [`AuthRejection`]; the rules live here once.
 
-use std::{fmt, marker::PhantomData, ops::Deref};
+use std::{fmt, marker::PhantomData, ops::Deref, sync::Arc};
 
 use super::{HttpResponse, rejection_response};
 use crate::{Principal, Rejection, ScopeSet};
@@ -283,12 +283,29 @@ impl<R> fmt::Debug for RequireScopes<R> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRejection {
     reason: Rejection,
+    /// The application's realm, when it named one.
+    realm: Option<Arc<str>>,
 }
+
+/// The realm of the application's challenges, left in a request's
+/// extensions by the adapters' layer (only when it is not the default) for
+/// the extractors' rejections.
+#[derive(Debug, Clone)]
+pub(crate) struct ChallengeRealm(pub(crate) Arc<str>);
 
 impl AuthRejection {
     /// A rejection for `reason`.
     pub fn new(reason: Rejection) -> Self {
-        Self { reason }
+        Self {
+            reason,
+            realm: None,
+        }
+    }
+
+    /// The rejection, challenging in `realm` when one is given.
+    pub(crate) fn in_realm(mut self, realm: Option<&ChallengeRealm>) -> Self {
+        self.realm = realm.map(|r| r.0.clone());
+        self
     }
 
     /// Why the request was refused.
@@ -303,7 +320,11 @@ impl AuthRejection {
 
     /// The framework-neutral response (JSON body, `WWW-Authenticate`).
     pub fn response(&self) -> HttpResponse {
-        rejection_response(&self.reason)
+        let response = rejection_response(&self.reason);
+        match &self.realm {
+            Some(realm) => super::in_realm(response, realm),
+            None => response,
+        }
     }
 }
 

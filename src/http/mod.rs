@@ -6,12 +6,15 @@
 //!
 //! | rejection | status | `WWW-Authenticate` | body `error` |
 //! |---|---|---|---|
-//! | no bearer credential | 401 | `Bearer realm="papyrus"` | `unauthorized` |
-//! | malformed, unknown, wrong tenant, revoked, expired | 401 | `Bearer realm="papyrus", error="invalid_token", …` | `invalid_token` |
+//! | no bearer credential | 401 | `Bearer realm="api"` | `unauthorized` |
+//! | malformed, unknown, wrong tenant, revoked, expired | 401 | `Bearer realm="api", error="invalid_token", …` | `invalid_token` |
 //! | client IP outside the allowlist | 403 | – | `ip_not_allowed` |
-//! | missing scope | 403 | `Bearer realm="papyrus", error="insufficient_scope", scope="…"` | `insufficient_scope` |
+//! | missing scope | 403 | `Bearer realm="api", error="insufficient_scope", scope="…"` | `insufficient_scope` |
 //! | missing or malformed `X-Tenant-Id` | 400 | – | `invalid_request` |
 //! | store failure | 503 | – (`Retry-After: 5`) | `temporarily_unavailable` |
+//!
+//! The realm is [`DEFAULT_REALM`] (`api`) unless [`HttpAuthConfig::realm`]
+//! names the application's own.
 //!
 //! Unknown, wrong-tenant, revoked and expired credentials get the very same
 //! response, so a caller cannot probe which keys exist or what state they are
@@ -22,6 +25,7 @@ use serde_json::{Value, json};
 mod admin;
 mod auth;
 mod bearer;
+mod builder;
 mod client_ip;
 mod consent;
 mod csrf;
@@ -32,11 +36,13 @@ mod pages;
 mod request;
 mod tenant;
 
-pub use auth::{HttpAuth, HttpAuthConfig, body_too_large};
+pub use auth::{EndpointGroup, HttpAuth, HttpAuthConfig, body_too_large};
 pub use bearer::HttpAuthentication;
+pub use builder::{BuildError, HttpAuthBuilder};
 pub use client_ip::TrustedProxies;
 pub use consent::{ConsentContext, ConsentHandler, Interaction, SignIn};
 pub use csrf::{CSRF_COOKIE, CsrfKey, DEVICE_COOKIE};
+pub(crate) use extract::ChallengeRealm;
 pub use extract::{
     AuthRejection, InvalidRequirement, RequireScopes, ScopeRequirement, require_scopes,
     required_scopes, requirement_problem,
@@ -58,8 +64,24 @@ use crate::{
     },
 };
 
-/// The realm named in `WWW-Authenticate` challenges.
-pub const REALM: &str = "papyrus";
+/// The realm named in `WWW-Authenticate` challenges unless
+/// [`HttpAuthConfig::realm`] names another.
+pub const DEFAULT_REALM: &str = "api";
+
+/// `response` with its challenges naming `realm` instead of
+/// [`DEFAULT_REALM`] (`realm` already fit for a quoted string: see
+/// [`HttpAuthConfig::with_realm`]).
+pub(crate) fn in_realm(mut response: HttpResponse, realm: &str) -> HttpResponse {
+    if realm != DEFAULT_REALM {
+        let default = concat!("realm=\"", "api", "\"");
+        for (name, value) in &mut response.headers {
+            if name.eq_ignore_ascii_case("WWW-Authenticate") && value.contains(default) {
+                *value = value.replace(default, &format!("realm=\"{realm}\""));
+            }
+        }
+    }
+    response
+}
 
 /// The name of the tenant header.
 pub const TENANT_HEADER: &str = "X-Tenant-Id";
@@ -154,7 +176,10 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
                 "expected an Authorization: Bearer credential",
             ),
         )
-        .with_header("WWW-Authenticate", format!("Bearer realm=\"{REALM}\"")),
+        .with_header(
+            "WWW-Authenticate",
+            format!("Bearer realm=\"{DEFAULT_REALM}\""),
+        ),
         Rejection::MissingTenant => HttpResponse::json(
             400,
             &error_body("invalid_request", "missing X-Tenant-Id header"),
@@ -181,7 +206,7 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
             let description = "the credential is invalid, expired or revoked";
             HttpResponse::json(401, &error_body("invalid_token", description)).with_header(
                 "WWW-Authenticate",
-                format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""),
+                format!("Bearer realm=\"{DEFAULT_REALM}\", error=\"invalid_token\", error_description=\"{description}\""),
             )
         }
         Rejection::IpNotAllowed => HttpResponse::json(
@@ -200,7 +225,7 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
             HttpResponse::json(403, &body).with_header(
                 "WWW-Authenticate",
                 format!(
-                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{required}\""
+                    "Bearer realm=\"{DEFAULT_REALM}\", error=\"insufficient_scope\", scope=\"{required}\""
                 ),
             )
         }
@@ -304,7 +329,10 @@ pub fn oauth_error_response(error: &OAuthError) -> HttpResponse {
     // Every 401 carries a challenge (RFC 9110 §15.5.2); Basic is the scheme
     // the token endpoint accepts (RFC 6749 §5.2).
     if error.code == OAuthErrorCode::InvalidClient {
-        r = r.with_header("WWW-Authenticate", format!("Basic realm=\"{REALM}\""));
+        r = r.with_header(
+            "WWW-Authenticate",
+            format!("Basic realm=\"{DEFAULT_REALM}\""),
+        );
     }
     if error.code == OAuthErrorCode::TemporarilyUnavailable {
         r = r.with_header("Retry-After", "5".to_owned());
@@ -501,7 +529,7 @@ mod tests {
         assert_eq!(missing.status, 401);
         assert_eq!(
             missing.header("WWW-Authenticate"),
-            Some("Bearer realm=\"papyrus\"")
+            Some("Bearer realm=\"api\"")
         );
 
         let scope = rejection_response(&Rejection::InsufficientScope {
@@ -510,9 +538,7 @@ mod tests {
         assert_eq!(scope.status, 403);
         assert_eq!(
             scope.header("WWW-Authenticate"),
-            Some(
-                "Bearer realm=\"papyrus\", error=\"insufficient_scope\", scope=\"documents:write\""
-            )
+            Some("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"documents:write\"")
         );
         assert_eq!(body(&scope)["scope"], "documents:write");
 
@@ -575,14 +601,11 @@ mod tests {
         );
         let c = oauth_error_response(&OAuthError::invalid_client("x").with_basic_challenge(true));
         assert_eq!(c.status, 401);
-        assert_eq!(
-            c.header("WWW-Authenticate"),
-            Some("Basic realm=\"papyrus\"")
-        );
+        assert_eq!(c.header("WWW-Authenticate"), Some("Basic realm=\"api\""));
         let c = oauth_error_response(&OAuthError::invalid_client("x"));
         assert_eq!(
             (c.status, c.header("WWW-Authenticate")),
-            (401, Some("Basic realm=\"papyrus\""))
+            (401, Some("Basic realm=\"api\""))
         );
     }
 

@@ -16,19 +16,26 @@ use super::{
 use crate::{
     ScopeSet, TenantId,
     metrics::{self, Outcome},
-    oauth::{CredentialFailure, OAuthError, Params, TokenRequest, presented_client_id},
+    oauth::{
+        AuthorizationServer, CredentialFailure, OAuthError, Params, TokenRequest,
+        presented_client_id,
+    },
     throttle::Subject,
 };
 
 impl HttpAuth {
     /// `POST /oauth/token`.
-    pub(super) async fn token(&self, req: &HttpRequest) -> HttpResponse {
+    pub(super) async fn token(
+        &self,
+        oauth: &AuthorizationServer,
+        req: &HttpRequest,
+    ) -> HttpResponse {
         let (tenant, body) = match self.form_request(req) {
             Ok(x) => x,
             Err(r) => return r,
         };
         let request = TokenRequest::new(req.header("authorization"), body);
-        match self.inner.oauth.token(&tenant, &request).await {
+        match oauth.token(&tenant, &request).await {
             Ok(tokens) => {
                 metrics::authentication("oauth_client", Outcome::Success, "none");
                 token_response(&tokens)
@@ -38,13 +45,17 @@ impl HttpAuth {
     }
 
     /// `POST /oauth/revoke`.
-    pub(super) async fn revoke(&self, req: &HttpRequest) -> HttpResponse {
+    pub(super) async fn revoke(
+        &self,
+        oauth: &AuthorizationServer,
+        req: &HttpRequest,
+    ) -> HttpResponse {
         let (tenant, body) = match self.form_request(req) {
             Ok(x) => x,
             Err(r) => return r,
         };
         let request = TokenRequest::new(req.header("authorization"), body);
-        match self.inner.oauth.revoke(&tenant, &request).await {
+        match oauth.revoke(&tenant, &request).await {
             Ok(()) => revocation_response(),
             Err(e) => self.oauth_failure(req, &tenant, body, &e).await,
         }
@@ -52,7 +63,11 @@ impl HttpAuth {
 
     /// `POST /oauth/introspect`: a confidential client, or a bearer
     /// credential holding the introspection scope.
-    pub(super) async fn introspect(&self, req: &HttpRequest) -> HttpResponse {
+    pub(super) async fn introspect(
+        &self,
+        oauth: &AuthorizationServer,
+        req: &HttpRequest,
+    ) -> HttpResponse {
         let (tenant, body) = match self.form_request(req) {
             Ok(x) => x,
             Err(r) => return r,
@@ -82,19 +97,12 @@ impl HttpAuth {
                     "missing parameter token",
                 ));
             };
-            return match self
-                .inner
-                .oauth
-                .introspect_token(principal.tenant(), &token)
-                .await
-            {
+            return match oauth.introspect_token(principal.tenant(), &token).await {
                 Ok(answer) => introspection_response(&answer),
                 Err(e) => oauth_error_response(&e.into()),
             };
         }
-        match self
-            .inner
-            .oauth
+        match oauth
             .introspect(&tenant, &TokenRequest::new(authorization, body))
             .await
         {
@@ -108,16 +116,16 @@ impl HttpAuth {
                 // challenge for it beside the client's Basic credentials.
                 response.with_header(
                     "WWW-Authenticate",
-                    format!("Bearer realm=\"{}\"", super::REALM),
+                    format!("Bearer realm=\"{}\"", super::DEFAULT_REALM),
                 )
             }
         }
     }
 
     /// `GET /.well-known/oauth-authorization-server`.
-    pub(super) fn metadata(&self, req: &HttpRequest) -> HttpResponse {
+    pub(super) fn metadata(&self, oauth: &AuthorizationServer, req: &HttpRequest) -> HttpResponse {
         match self.oauth_tenant(req) {
-            Ok(tenant) => metadata_response(&self.inner.oauth.metadata(&tenant)),
+            Ok(tenant) => metadata_response(&oauth.metadata(&tenant)),
             Err(r) => r,
         }
     }

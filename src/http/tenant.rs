@@ -53,6 +53,14 @@ pub enum TenantSource {
     /// Always this tenant, whatever the request (single-tenant
     /// deployments).
     Fixed(TenantId),
+    /// The first label of the `Host`, under the authorization server's
+    /// issuer host: with the issuer `https://{tenant}.auth.example.com`,
+    /// `acme.auth.example.com` is tenant `acme` (as
+    /// [`HostLabel`](Self::HostLabel)`(".auth.example.com")`). The default
+    /// of the OAuth endpoints, which browsers reach; made concrete when the
+    /// [`HttpAuth`](super::HttpAuth) is built, which refuses an issuer that
+    /// names no `{tenant}` in its host. Names no tenant anywhere else.
+    Issuer,
     /// The first source that names a tenant. A source that names an invalid
     /// tenant stops the search with that error.
     FirstOf(Vec<TenantSource>),
@@ -124,6 +132,7 @@ impl TenantSource {
                 (sent == named.trim_end_matches('.')).then(|| Ok(Cow::Borrowed(tenant.as_str())))
             }
             Self::Fixed(t) => Some(Ok(Cow::Borrowed(t.as_str()))),
+            Self::Issuer => None,
             Self::FirstOf(sources) => sources.iter().find_map(|s| s.find(headers)),
         }
     }

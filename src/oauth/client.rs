@@ -243,26 +243,36 @@ pub fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
 }
 
 /// Storage for OAuth clients. Usable as `Arc<dyn ClientStore>`.
+///
+/// What `testkit::client_store` (feature `testkit`) checks is written on
+/// each method. This complete store (`examples/custom_store/clients.rs`,
+/// which `tests/custom_store.rs` runs through the kit) is a starting point:
+///
+/// ```ignore
+#[doc = include_str!("../../examples/custom_store/clients.rs")]
+/// ```
 #[async_trait]
 pub trait ClientStore: fmt::Debug + Send + Sync + 'static {
-    /// Stores a new client.
+    /// Stores a new client, every field as given (it reads back equal by
+    /// [`get`](Self::get) and [`list`](Self::list)).
     ///
     /// # Errors
     ///
     /// [`crate::StoreErrorKind::Conflict`] if the tenant has a client with
-    /// this id. Ids are unique per tenant: the same id in another tenant is
-    /// another client.
+    /// this id; a refused insert stores nothing. Ids are unique per tenant:
+    /// the same id in another tenant is another client.
     async fn insert(&self, client: &OAuthClient) -> Result<(), StoreError>;
 
-    /// The client with this id in this tenant: read on every authorization
-    /// and token request. Shared (`Arc`), as every store lookup.
+    /// The client with this id in this tenant (`None` for another
+    /// tenant's): read on every authorization and token request. Shared
+    /// (`Arc`), as every store lookup.
     async fn get(
         &self,
         tenant: &TenantId,
         id: &ClientId,
     ) -> Result<Option<Arc<OAuthClient>>, StoreError>;
 
-    /// Every client of this tenant.
+    /// Every client of this tenant and no other, in any order.
     async fn list(&self, tenant: &TenantId) -> Result<Vec<OAuthClient>, StoreError>;
 }
 

@@ -289,7 +289,8 @@ mod tests {
     }
 
     fn plan(new: NewClient) -> Result<OAuthClient, ClientError> {
-        let config = AuthorizationServerConfig::default();
+        let config = AuthorizationServerConfig::new("https://as.example".parse().unwrap())
+            .with_known_scopes("documents:read documents:write".parse().unwrap());
         plan_registration(&"acme".parse().unwrap(), new, None, &config, NOW)
     }
 

@@ -2,6 +2,7 @@
 
 use time::Duration;
 
+use super::Issuer;
 use crate::{ScopeSet, SecretHasher, TenantId};
 
 /// The longest an authorization code may live (RFC 6749 §4.1.2: "a maximum
@@ -14,19 +15,20 @@ pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::seconds(60);
 
 /// Settings of an [`AuthorizationServer`](super::AuthorizationServer).
 ///
-/// Every field has a safe default; the risky ones sit behind
-/// [`dangerous`](Self::dangerous).
+/// The [`issuer`](Self::issuer) is required; every other field has a safe
+/// default, and the risky ones sit behind [`dangerous`](Self::dangerous).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AuthorizationServerConfig {
-    /// The issuer identifier (RFC 8414, RFC 9207), an `https` URL. `{tenant}`
-    /// is replaced by the tenant id, so each tenant is its own issuer.
-    /// Defaults to `https://{tenant}.papyrus.io`.
-    pub issuer: String,
-    /// Every scope the server knows; requests for others are `invalid_scope`.
-    /// Empty means "whatever a client is allowed". Defaults to the product's
-    /// scopes: `documents:read documents:write workflows:read workflows:write
-    /// analytics:read`.
+    /// The issuer identifier (RFC 8414, RFC 9207): see [`Issuer`]. No
+    /// default.
+    pub issuer: Issuer,
+    /// Every scope the server knows; requests for others are
+    /// `invalid_scope`, registering a client allowed others is refused, and
+    /// the metadata lists them (`scopes_supported`). Defaults to empty,
+    /// which means any RFC 6749 §3.3 scope: the library has no vocabulary
+    /// of its own, and what a client may ask for is bounded by the scopes
+    /// its registration allows. Declare yours to catch typos early.
     pub known_scopes: ScopeSet,
     /// Access-token lifetime. Defaults to 1 hour.
     pub access_token_ttl: Duration,
@@ -88,14 +90,13 @@ pub struct DangerousOptions {
     pub allow_plain_pkce: bool,
 }
 
-impl Default for AuthorizationServerConfig {
-    fn default() -> Self {
+impl AuthorizationServerConfig {
+    /// The settings of a server known to its clients as `issuer`, every
+    /// other field at its default.
+    pub fn new(issuer: Issuer) -> Self {
         Self {
-            issuer: "https://{tenant}.papyrus.io".into(),
-            known_scopes: ScopeSet::parse(
-                "documents:read documents:write workflows:read workflows:write analytics:read",
-            )
-            .unwrap_or_default(),
+            issuer,
+            known_scopes: ScopeSet::empty(),
             access_token_ttl: Duration::hours(1),
             refresh_token_ttl: Duration::days(30),
             refresh_family_lifetime: Duration::days(90),
@@ -106,12 +107,10 @@ impl Default for AuthorizationServerConfig {
             dangerous: DangerousOptions::default(),
         }
     }
-}
 
-impl AuthorizationServerConfig {
     /// Sets [`issuer`](Self::issuer).
-    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = issuer.into();
+    pub fn with_issuer(mut self, issuer: Issuer) -> Self {
+        self.issuer = issuer;
         self
     }
     /// Sets [`known_scopes`](Self::known_scopes).
@@ -156,9 +155,10 @@ impl AuthorizationServerConfig {
     /// ```
     /// use papyrus_auth::oauth::AuthorizationServerConfig;
     ///
-    /// let mut config = AuthorizationServerConfig::default();
+    /// let mut config = AuthorizationServerConfig::new("https://auth.example.com".parse()?);
     /// config.dangerous().allow_plain_pkce = true;
     /// assert!(config.dangerous_options().allow_plain_pkce);
+    /// # Ok::<(), papyrus_auth::oauth::InvalidIssuer>(())
     /// ```
     pub fn dangerous(&mut self) -> &mut DangerousOptions {
         &mut self.dangerous
@@ -171,19 +171,7 @@ impl AuthorizationServerConfig {
 
     /// The issuer of `tenant`.
     pub fn issuer_for(&self, tenant: &TenantId) -> String {
-        // `str::replace`, in one allocation when the placeholder appears
-        // once (it runs on every authorization request).
-        const PLACEHOLDER: &str = "{tenant}";
-        let tenant = tenant.as_str();
-        let mut issuer = String::with_capacity(self.issuer.len() + tenant.len());
-        let mut rest = self.issuer.as_str();
-        while let Some((before, after)) = rest.split_once(PLACEHOLDER) {
-            issuer.push_str(before);
-            issuer.push_str(tenant);
-            rest = after;
-        }
-        issuer.push_str(rest);
-        issuer
+        self.issuer.for_tenant(tenant)
     }
 
     pub(crate) fn effective_grace(&self) -> Duration {
@@ -193,38 +181,5 @@ impl AuthorizationServerConfig {
 
     pub(crate) fn effective_code_ttl(&self) -> Duration {
         self.code_ttl.clamp(Duration::seconds(1), MAX_CODE_TTL)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn issuer_for_replaces_every_placeholder() {
-        let acme: TenantId = "acme".parse().unwrap();
-        let issuer = |template: &str| {
-            AuthorizationServerConfig::default()
-                .with_issuer(template)
-                .issuer_for(&acme)
-        };
-        assert_eq!(
-            issuer("https://{tenant}.papyrus.io"),
-            "https://acme.papyrus.io"
-        );
-        assert_eq!(
-            issuer("https://auth.example/{tenant}/"),
-            "https://auth.example/acme/"
-        );
-        assert_eq!(issuer("https://auth.example"), "https://auth.example");
-        assert_eq!(
-            issuer("https://{tenant}.example/{tenant}"),
-            "https://acme.example/acme"
-        );
-        assert_eq!(
-            issuer("https://{tenant"),
-            "https://{tenant",
-            "no closing brace"
-        );
     }
 }

@@ -183,26 +183,58 @@ pub struct NewTokens {
 /// lesson of fosite #778): [`consume_code`](Self::consume_code),
 /// [`rotate_refresh`](Self::rotate_refresh) and
 /// [`insert_tokens`](Self::insert_tokens) against
-/// [`revoke_family`](Self::revoke_family).
+/// [`revoke_family`](Self::revoke_family). "Atomic" means what a database
+/// gives with a transaction that locks the rows it reads (or one
+/// conditional `UPDATE`), or a memory store with one critical section: a
+/// read, an `await` and a write are not atomic.
+///
+/// Every lookup matches the whole [`Digest`], version included (a digest
+/// one bit away, or the same bytes under the other version, finds and
+/// changes nothing), and answers records as they are now, shared (`Arc`).
+///
+/// # Implementing a custom store
+///
+/// Each method below says what `testkit::grant_store` (feature `testkit`)
+/// checks of it, with the order in which outcomes take precedence. This
+/// complete store (`examples/custom_store/grants.rs`, which
+/// `tests/custom_store.rs` runs through the kit) is a starting point:
+///
+/// ```ignore
+#[doc = include_str!("../../examples/custom_store/grants.rs")]
+/// ```
 #[async_trait]
 pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
-    /// Stores a new authorization code (by value, as
-    /// [`NewTokens`]: a memory store keeps this very record).
+    /// Stores a new authorization code as given (by value, as
+    /// [`NewTokens`]: a memory store keeps this very record). Codes are
+    /// unique by digest: a second insert of a digest may fail with
+    /// [`Conflict`](crate::StoreErrorKind::Conflict).
     async fn insert_code(&self, code: AuthorizationCodeRecord) -> Result<(), StoreError>;
 
-    /// The code with this digest (consumed or not). Shared (`Arc`), as
-    /// every lookup of this trait.
+    /// The code with this digest, consumed or not, as it is now (with the
+    /// `consumed_at` that [`consume_code`](Self::consume_code) set).
     async fn find_code(
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<AuthorizationCodeRecord>>, StoreError>;
 
     /// Atomically: if the code with this digest is not consumed, mark it
-    /// consumed at `at` **and** store `tokens` (in the code's family);
-    /// otherwise store nothing. Says whether this call consumed it, it was
-    /// consumed before (a replay), or it is unknown. Because the tokens are
-    /// stored in the same step, a concurrent replay that revokes the family
-    /// always revokes them too.
+    /// consumed at `at` **and** store `tokens` (in the code's family), and
+    /// answer [`Consumed`](ConsumeCode::Consumed). Otherwise store nothing,
+    /// consume nothing, and say why, the first that applies:
+    ///
+    /// 1. no such code → [`Unknown`](ConsumeCode::Unknown);
+    /// 2. the code's family is revoked (see
+    ///    [`revoke_family`](Self::revoke_family)) →
+    ///    [`FamilyRevoked`](ConsumeCode::FamilyRevoked), even when the code
+    ///    was consumed before;
+    /// 3. consumed before (a replay) →
+    ///    [`AlreadyConsumed`](ConsumeCode::AlreadyConsumed) with the record
+    ///    as stored (its first `consumed_at`).
+    ///
+    /// Among concurrent callers exchanging one code, exactly one is told
+    /// `Consumed` and only its tokens are stored; the others are told
+    /// `AlreadyConsumed`. Because the tokens are stored in the same step, a
+    /// concurrent replay that revokes the family always revokes them too.
     async fn consume_code(
         &self,
         digest: &Digest,
@@ -210,7 +242,11 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
         tokens: NewTokens,
     ) -> Result<ConsumeCode, StoreError>;
 
-    /// Atomically stores new tokens in their family unless the family is
+    /// Atomically stores new tokens in their family
+    /// ([`Inserted`](InsertTokens::Inserted)) unless the family is revoked
+    /// ([`FamilyRevoked`](InsertTokens::FamilyRevoked), storing nothing).
+    /// Atomic with respect to [`revoke_family`](Self::revoke_family): a
+    /// token inserted before or while its family is revoked ends up
     /// revoked.
     async fn insert_tokens(&self, tokens: NewTokens) -> Result<InsertTokens, StoreError>;
 
@@ -220,28 +256,49 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
     /// [`ApiKeyStore::find_by_digest`](crate::ApiKeyStore::find_by_digest).
     fn find_access_token(&self, digest: Digest) -> Lookup<'_, AccessTokenRecord>;
 
-    /// The refresh token with this digest.
+    /// The refresh token with this digest, as it is now (rotated or
+    /// revoked). Access and refresh tokens are apart: an access token's
+    /// digest finds no refresh token, and the other way round.
     async fn find_refresh_token(
         &self,
         digest: &Digest,
     ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError>;
 
     /// A stored refresh token whose [`handle`](RefreshTokenRecord::handle)
-    /// is `handle` (any one of the family's; the most recently issued if
-    /// several are kept), or `None`. The server asks it when a presented
-    /// refresh token's digest is unknown: a hit means a reuse.
+    /// is `handle` (the whole digest, version included), or `None`: the
+    /// most recently issued of them if several are kept, as it is now (a
+    /// revoked family's shows its `revoked_at`). A successor whose handle
+    /// is new to its family is found by its own handle. The server asks it
+    /// when a presented refresh token's digest is unknown: a hit means a
+    /// reuse.
     async fn find_refresh_by_handle(
         &self,
         handle: &Digest,
     ) -> Result<Option<Arc<RefreshTokenRecord>>, StoreError>;
 
-    /// Atomically: if the refresh token `old` exists, is unused and neither it
-    /// nor its family is revoked, mark it used at `at` and store `new` (same
-    /// family), then delete the refresh tokens that have `old`'s handle and
-    /// were rotated at or before `forget_rotated_before` (`old` itself
-    /// included when `forget_rotated_before >= at`: the server passes `at`
-    /// minus its reuse grace window). Tokens without a handle are never
-    /// deleted here. Otherwise store nothing and say why.
+    /// Atomically: if the refresh token `old` exists, is unused and neither
+    /// it nor its family is revoked, mark it used (`rotated_at = at`),
+    /// store `new` (same family), then delete the refresh tokens **of
+    /// `old`'s family** that have `old`'s handle and were rotated at or
+    /// before `forget_rotated_before` (`old` itself included when
+    /// `forget_rotated_before >= at`: the server passes `at` minus its
+    /// reuse grace window), and answer [`Rotated`](RotateRefresh::Rotated).
+    /// Tokens without a handle, and tokens of other families (even with the
+    /// same handle digest), are never deleted here.
+    ///
+    /// Otherwise store nothing, delete nothing, and say why, the first that
+    /// applies:
+    ///
+    /// 1. no such token → [`Unknown`](RotateRefresh::Unknown);
+    /// 2. the token or its family is revoked →
+    ///    [`Revoked`](RotateRefresh::Revoked);
+    /// 3. rotated before (a reuse) →
+    ///    [`AlreadyRotated`](RotateRefresh::AlreadyRotated) with the record
+    ///    as stored.
+    ///
+    /// Among concurrent callers rotating one token, exactly one is told
+    /// `Rotated` and only its tokens are stored; the others
+    /// `AlreadyRotated`.
     async fn rotate_refresh(
         &self,
         old: &Digest,
@@ -250,19 +307,41 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
         forget_rotated_before: OffsetDateTime,
     ) -> Result<RotateRefresh, StoreError>;
 
-    /// Revokes every token of the family, and every token stored in it later.
-    /// Returns how many tokens were newly revoked.
+    /// Revokes the family: every access and refresh token of it not yet
+    /// revoked gets `revoked_at = at` (a revoked one keeps its first), and
+    /// from now on [`insert_tokens`](Self::insert_tokens) says
+    /// `FamilyRevoked`, [`consume_code`](Self::consume_code) of its codes
+    /// `FamilyRevoked` (a family that has only a code can be revoked) and
+    /// [`rotate_refresh`](Self::rotate_refresh) of its tokens `Revoked`.
+    /// Tokens of other families are not touched. Returns how many tokens
+    /// were newly revoked (0 the second time).
     async fn revoke_family(&self, family: &FamilyId, at: OffsetDateTime)
     -> Result<u64, StoreError>;
 
-    /// Revokes one access token. Returns whether it was newly revoked.
+    /// Revokes one access token (`revoked_at = at`) and nothing else.
+    /// Returns whether it was newly revoked: `false` for an unknown or an
+    /// already revoked token, which keeps its first `revoked_at`.
     async fn revoke_access_token(
         &self,
         digest: &Digest,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
-    /// Deletes codes and tokens that expired before `before` (and revoked
-    /// ones past their expiry). Returns how many records were removed.
+    /// Deletes what expired before `before` and returns how many records it
+    /// removed:
+    ///
+    /// * access tokens with `expires_at < before`;
+    /// * refresh tokens with `expires_at < before` **or**
+    ///   `family_expires_at < before` (the family's absolute lifetime);
+    /// * unconsumed codes with `expires_at < before`, and expired consumed
+    ///   codes **only once their family has no live (unrevoked) refresh
+    ///   token** — a late replay of the code must still revoke what it
+    ///   issued.
+    ///
+    /// It keeps whatever expires at or after `before`, revoked tokens until
+    /// they expire, and a revoked family's mark for at least
+    /// [`MAX_CODE_TTL`](super::MAX_CODE_TTL) after its revocation (so that
+    /// an exchange racing a replay still sees it), even when all its
+    /// tokens are gone.
     async fn purge_expired(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

@@ -39,6 +39,7 @@ mod exchange;
 mod fixtures;
 mod grant;
 mod introspect;
+mod issuer;
 mod metadata;
 mod params;
 mod pkce;
@@ -70,6 +71,7 @@ pub use grant::{
     RefreshTokenRecord, RotateRefresh,
 };
 pub use introspect::{introspect_access, introspect_refresh, visible_to_client};
+pub use issuer::{InvalidIssuer, Issuer};
 pub use metadata::server_metadata;
 pub(crate) use params::Params;
 pub use params::{MAX_PARAM_LEN, MAX_PARAMS};

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::{
-    AccessTokenRecord, AuthorizationServerConfig, ClientStore, FamilyId, GrantStore, NewTokens,
-    OAuthClient, OAuthError, OAuthErrorCode, RefreshTokenRecord, TokenRequest, TokenResponse,
-    params::Params,
+    AccessTokenRecord, AuthorizationServerConfig, ClientStore, FamilyId, GrantStore, Issuer,
+    NewTokens, OAuthClient, OAuthError, OAuthErrorCode, RefreshTokenRecord, TokenRequest,
+    TokenResponse, params::Params,
 };
 use crate::{
     AccessToken, AuditEvent, AuditSink, Clock, Digest, RefreshToken, ScopeSet, StoreError,
@@ -46,6 +46,7 @@ pub const CLIENT_SECRET_PREFIX: &str = "pcs_";
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let server = AuthorizationServer::new(
+///     "https://{tenant}.auth.example.com".parse()?,
 ///     Arc::new(MemoryClientStore::new()),
 ///     Arc::new(MemoryGrantStore::new()),
 ///     Arc::new(MemoryAuditLog::new()),
@@ -90,9 +91,10 @@ pub struct AuthorizationServer {
 }
 
 impl AuthorizationServer {
-    /// A server over these stores, with the system clock and the default
-    /// [`AuthorizationServerConfig`].
+    /// A server known to its clients as `issuer`, over these stores, with
+    /// the system clock and [`AuthorizationServerConfig::new`]'s defaults.
     pub fn new(
+        issuer: Issuer,
         clients: Arc<dyn ClientStore>,
         grants: Arc<dyn GrantStore>,
         audit: Arc<dyn AuditSink>,
@@ -102,8 +104,13 @@ impl AuthorizationServer {
             grants,
             audit,
             clock: Arc::new(SystemClock),
-            config: Arc::new(AuthorizationServerConfig::default()),
+            config: Arc::new(AuthorizationServerConfig::new(issuer)),
         }
+    }
+
+    /// The issuer (RFC 8414, RFC 9207).
+    pub fn issuer(&self) -> &Issuer {
+        &self.config.issuer
     }
 
     /// Uses `clock`.

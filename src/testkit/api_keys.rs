@@ -1,5 +1,6 @@
 //! Conformance of [`ApiKeyStore`] implementations.
 
+use crate::testkit::report::{Report, Suite, check, check_eq};
 use std::{net::IpAddr, sync::Arc};
 
 use time::Duration;
@@ -15,14 +16,27 @@ use crate::api_key::{ApiKeyRecord, ApiKeyStore, RevokeOutcome, RotateOutcome};
 ///
 /// # Panics
 ///
-/// At the first violation, naming the method and the rule.
+/// After the whole run, when the store broke any rule: the message lists
+/// every violation, each with the check and the kit's line that found it.
 pub async fn api_key_store<S: ApiKeyStore + ?Sized>(store: Arc<S>) {
-    round_trips_and_isolation(&*store).await;
-    conflicts(&*store).await;
-    revoke(&*store).await;
-    rotate(&*store).await;
-    touch_last_used(&*store).await;
-    races(store).await;
+    Report::assert_passed(&[report(store).await]);
+}
+
+/// The checks of [`api_key_store`], reported.
+pub(super) async fn report<S: ApiKeyStore + ?Sized>(store: Arc<S>) -> Report {
+    let mut suite = Suite::new("api_key_store");
+    suite
+        .run(
+            "round_trips_and_isolation",
+            round_trips_and_isolation(&*store),
+        )
+        .await;
+    suite.run("conflicts", conflicts(&*store)).await;
+    suite.run("revoke", revoke(&*store)).await;
+    suite.run("rotate", rotate(&*store)).await;
+    suite.run("touch_last_used", touch_last_used(&*store)).await;
+    suite.run("races", races(store)).await;
+    suite.finish()
 }
 
 fn by_id(mut v: Vec<ApiKeyRecord>) -> Vec<ApiKeyRecord> {
@@ -43,12 +57,12 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
         ok("ApiKeyStore::insert", store.insert(r).await);
     }
     for r in [&a1, &a2, &b1] {
-        assert_eq!(
+        check_eq!(
             get(store, r).await.as_ref(),
             Some(r),
             "store conformance: ApiKeyStore::get must return the record as inserted, every field"
         );
-        assert_eq!(
+        check_eq!(
             ok(
                 "ApiKeyStore::find_by_digest",
                 store.find_by_digest(r.digest).await
@@ -58,17 +72,17 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
             "store conformance: ApiKeyStore::find_by_digest must find the record, in any tenant"
         );
     }
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::get", store.get(&b, &a1.id).await),
         None,
         "store conformance: ApiKeyStore::get must not return another tenant's key"
     );
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::get", store.get(&a, &key_id()).await),
         None,
         "store conformance: ApiKeyStore::get of an unknown id must be None"
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(digest()).await
@@ -77,7 +91,7 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
         None,
         "store conformance: ApiKeyStore::find_by_digest of an unknown digest must be None"
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(other_version(&a1.digest)).await
@@ -86,7 +100,7 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
         None,
         "store conformance: ApiKeyStore::find_by_digest must match the digest version too"
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(near(&a1.digest)).await
@@ -96,17 +110,17 @@ async fn round_trips_and_isolation<S: ApiKeyStore + ?Sized>(store: &S) {
         "store conformance: ApiKeyStore::find_by_digest must compare the whole digest \
          (one bit differs)"
     );
-    assert_eq!(
+    check_eq!(
         by_id(ok("ApiKeyStore::list", store.list(&a).await)),
         by_id(vec![a1.clone(), a2.clone()]),
         "store conformance: ApiKeyStore::list must return exactly the tenant's keys"
     );
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::list", store.list(&b).await),
         vec![b1.clone()],
         "store conformance: ApiKeyStore::list must return exactly the tenant's keys"
     );
-    assert!(
+    check!(
         ok("ApiKeyStore::list", store.list(&tenant("empty")).await).is_empty(),
         "store conformance: ApiKeyStore::list of a tenant without keys must be empty"
     );
@@ -145,16 +159,16 @@ async fn conflicts<S: ApiKeyStore + ?Sized>(store: &S) {
         "ApiKeyStore::insert of an existing digest",
         store.insert(&same_digest).await,
     );
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::list", store.list(&a).await),
         vec![k.clone()],
         "store conformance: a refused ApiKeyStore::insert must store nothing"
     );
-    assert!(
+    check!(
         ok("ApiKeyStore::list", store.list(&b).await).is_empty(),
         "store conformance: a refused ApiKeyStore::insert must store nothing"
     );
-    assert_eq!(get(store, &k).await.as_ref(), Some(&k));
+    check_eq!(get(store, &k).await.as_ref(), Some(&k));
 }
 
 async fn revoke<S: ApiKeyStore + ?Sized>(store: &S) {
@@ -165,29 +179,29 @@ async fn revoke<S: ApiKeyStore + ?Sized>(store: &S) {
         revoked_at: Some(at(10)),
         ..k.clone()
     };
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::revoke", store.revoke(&b, &k.id, at(9)).await),
         RevokeOutcome::NotFound,
         "store conformance: ApiKeyStore::revoke must not find another tenant's key"
     );
-    assert_eq!(
+    check_eq!(
         get(store, &k).await.as_ref(),
         Some(&k),
         "store conformance: ApiKeyStore::revoke in another tenant must change nothing"
     );
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::revoke", store.revoke(&a, &k.id, at(10)).await),
         RevokeOutcome::Revoked(Box::new(revoked.clone())),
         "store conformance: ApiKeyStore::revoke must set revoked_at and return the updated record"
     );
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::revoke", store.revoke(&a, &k.id, at(20)).await),
         RevokeOutcome::AlreadyRevoked(Box::new(revoked.clone())),
         "store conformance: a second ApiKeyStore::revoke must say AlreadyRevoked and keep the \
          first revoked_at"
     );
-    assert_eq!(get(store, &k).await.as_ref(), Some(&revoked));
-    assert_eq!(
+    check_eq!(get(store, &k).await.as_ref(), Some(&revoked));
+    check_eq!(
         ok(
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(k.digest).await
@@ -196,7 +210,7 @@ async fn revoke<S: ApiKeyStore + ?Sized>(store: &S) {
         Some(&revoked),
         "store conformance: after ApiKeyStore::revoke, lookups by digest must see revoked_at"
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::revoke",
             store.revoke(&a, &key_id(), at(10)).await
@@ -219,7 +233,7 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
 
     // Wrong tenant, unknown id: nothing stored.
     for (tenant, id) in [(&b, &old.id), (&a, &key_id())] {
-        assert_eq!(
+        check_eq!(
             ok(
                 "ApiKeyStore::rotate",
                 store.rotate(tenant, id, &successor, grace, at(100)).await
@@ -228,7 +242,7 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
             "store conformance: ApiKeyStore::rotate of a key not in the tenant must be NotFound"
         );
     }
-    assert_eq!(
+    check_eq!(
         ok("ApiKeyStore::get", store.get(&a, &successor.id).await),
         None,
         "store conformance: ApiKeyStore::rotate that is NotFound must store nothing"
@@ -240,7 +254,7 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
         expires_at: grace,
         ..old.clone()
     };
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::rotate",
             store.rotate(&a, &old.id, &successor, grace, at(100)).await
@@ -249,13 +263,13 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
         "store conformance: ApiKeyStore::rotate must set rotated_to, rotated_at and expires_at \
          and return the updated old record"
     );
-    assert_eq!(get(store, &old).await.as_ref(), Some(&rotated));
-    assert_eq!(
+    check_eq!(get(store, &old).await.as_ref(), Some(&rotated));
+    check_eq!(
         get(store, &successor).await.as_ref(),
         Some(&successor),
         "store conformance: ApiKeyStore::rotate must store the successor"
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::find_by_digest",
             store.find_by_digest(successor.digest).await
@@ -266,7 +280,7 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
 
     // A second rotation of the same key.
     let second = key(&a, "second");
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::rotate",
             store.rotate(&a, &old.id, &second, None, at(200)).await
@@ -274,12 +288,12 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
         RotateOutcome::AlreadyRotated(successor.id.clone()),
         "store conformance: rotating a rotated key must say AlreadyRotated(successor)"
     );
-    assert_eq!(
+    check_eq!(
         get(store, &second).await,
         None,
         "store conformance: ApiKeyStore::rotate that is AlreadyRotated must store nothing"
     );
-    assert_eq!(get(store, &old).await.as_ref(), Some(&rotated));
+    check_eq!(get(store, &old).await.as_ref(), Some(&rotated));
 
     // A revoked key.
     let gone = key(&a, "revoked");
@@ -289,7 +303,7 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
         store.revoke(&a, &gone.id, at(50)).await,
     );
     let third = key(&a, "third");
-    assert_eq!(
+    check_eq!(
         ok(
             "ApiKeyStore::rotate",
             store.rotate(&a, &gone.id, &third, None, at(200)).await
@@ -297,7 +311,7 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
         RotateOutcome::Revoked,
         "store conformance: rotating a revoked key must say Revoked"
     );
-    assert_eq!(
+    check_eq!(
         get(store, &third).await,
         None,
         "store conformance: ApiKeyStore::rotate that is Revoked must store nothing"
@@ -320,13 +334,13 @@ async fn rotate<S: ApiKeyStore + ?Sized>(store: &S) {
             "ApiKeyStore::rotate with a successor whose id or digest exists",
             store.rotate(&a, &live.id, bad, None, at(300)).await,
         );
-        assert_eq!(
+        check_eq!(
             get(store, &live).await.as_ref(),
             Some(&live),
             "store conformance: a failed ApiKeyStore::rotate must leave the old key unrotated"
         );
     }
-    assert_eq!(get(store, &successor).await.as_ref(), Some(&successor));
+    check_eq!(get(store, &successor).await.as_ref(), Some(&successor));
 }
 
 async fn touch_last_used<S: ApiKeyStore + ?Sized>(store: &S) {
@@ -351,31 +365,31 @@ async fn touch_last_used<S: ApiKeyStore + ?Sized>(store: &S) {
         ..k.clone()
     };
 
-    assert!(
+    check!(
         touch(1000, Some(ip1)).await,
         "store conformance: ApiKeyStore::touch_last_used must write when last_used_at is unset"
     );
-    assert_eq!(get(store, &k).await, Some(expect(1000, Some(ip1))));
-    assert!(
+    check_eq!(get(store, &k).await, Some(expect(1000, Some(ip1))));
+    check!(
         !touch(1010, Some(ip2)).await,
         "store conformance: ApiKeyStore::touch_last_used must not write when last_used_at is \
          later than stale_before"
     );
-    assert_eq!(get(store, &k).await, Some(expect(1000, Some(ip1))));
-    assert!(
+    check_eq!(get(store, &k).await, Some(expect(1000, Some(ip1))));
+    check!(
         touch(1060, Some(ip2)).await,
         "store conformance: ApiKeyStore::touch_last_used must write when last_used_at equals \
          stale_before"
     );
-    assert_eq!(get(store, &k).await, Some(expect(1060, Some(ip2))));
-    assert!(touch(2000, None).await);
-    assert_eq!(
+    check_eq!(get(store, &k).await, Some(expect(1060, Some(ip2))));
+    check!(touch(2000, None).await);
+    check_eq!(
         get(store, &k).await,
         Some(expect(2000, None)),
         "store conformance: ApiKeyStore::touch_last_used must record a missing IP as None"
     );
     let unknown = key_id();
-    assert!(
+    check!(
         !ok(
             "ApiKeyStore::touch_last_used",
             store.touch_last_used(&unknown, at(1), None, at(0)).await
@@ -403,7 +417,7 @@ async fn races<S: ApiKeyStore + ?Sized>(store: Arc<S>) {
         }
     })
     .await;
-    assert_eq!(
+    check_eq!(
         wrote.iter().filter(|w| **w).count(),
         1,
         "store conformance: ApiKeyStore::touch_last_used must write exactly once among {RACERS} \
@@ -428,16 +442,17 @@ async fn races<S: ApiKeyStore + ?Sized>(store: Arc<S>) {
             _ => None,
         })
         .collect();
-    assert_eq!(
+    check_eq!(
         firsts.len(),
         1,
         "store conformance: ApiKeyStore::revoke must say Revoked exactly once among {RACERS} \
          concurrent callers"
     );
     for o in &outcomes {
-        if let RevokeOutcome::AlreadyRevoked(r) = o {
-            assert_eq!(
-                r.revoked_at, firsts[0],
+        if let (RevokeOutcome::AlreadyRevoked(r), [first]) = (o, firsts.as_slice()) {
+            check_eq!(
+                r.revoked_at,
+                *first,
                 "store conformance: AlreadyRevoked must carry the first revoked_at"
             );
         }
@@ -465,25 +480,29 @@ async fn races<S: ApiKeyStore + ?Sized>(store: Arc<S>) {
     let winners: Vec<usize> = (0..RACERS)
         .filter(|i| matches!(outcomes[*i], RotateOutcome::Rotated(_)))
         .collect();
-    assert_eq!(
+    check_eq!(
         winners.len(),
         1,
         "store conformance: ApiKeyStore::rotate must say Rotated exactly once among {RACERS} \
          concurrent callers"
     );
-    let winner = &successors[winners[0]];
+    let [w] = winners[..] else {
+        return; // Recorded above; the rest needs one winner.
+    };
+    let winner = &successors[w];
     for (i, (o, s)) in outcomes.iter().zip(&successors).enumerate() {
         let stored = ok("ApiKeyStore::get", store.get(&a, &s.id).await);
-        if i == winners[0] {
-            assert_eq!(stored.as_ref(), Some(s));
+        if i == w {
+            check_eq!(stored.as_ref(), Some(s));
         } else {
-            assert_eq!(
+            check_eq!(
                 o,
                 &RotateOutcome::AlreadyRotated(winner.id.clone()),
                 "store conformance: the losers of a rotation race must say AlreadyRotated(winner)"
             );
-            assert_eq!(
-                stored, None,
+            check_eq!(
+                stored,
+                None,
                 "store conformance: a losing ApiKeyStore::rotate must store nothing"
             );
         }

@@ -1,5 +1,6 @@
 //! Conformance of [`AuditLog`] implementations.
 
+use crate::testkit::report::{Report, Suite, check, check_eq};
 use std::{net::IpAddr, sync::Arc};
 
 use super::fixtures::{at, client_id, family, key_id, ok, scopes, tenant};
@@ -11,9 +12,21 @@ use crate::{Actor, AuditEvent, AuditEventKind, AuditLog, AuditQuery, Rejection, 
 ///
 /// # Panics
 ///
-/// At the first violation, naming the method and the rule.
+/// After the whole run, when the store broke any rule: the message lists
+/// every violation, each with the check and the kit's line that found it.
 pub async fn audit_log<S: AuditLog + ?Sized>(log: Arc<S>) {
-    let log = &*log;
+    Report::assert_passed(&[report(log).await]);
+}
+
+/// The checks of [`audit_log`], reported.
+pub(super) async fn report<S: AuditLog + ?Sized>(store: Arc<S>) -> Report {
+    let mut suite = Suite::new("audit_log");
+    suite.run("events_and_queries", checks(&*store)).await;
+    suite.finish()
+}
+
+async fn checks<S: AuditLog + ?Sized>(store: &S) {
+    let log = store;
     let (a, b) = (tenant("a"), tenant("b"));
     let (k1, k2) = (key_id(), key_id());
     let client = client_id();
@@ -174,13 +187,13 @@ pub async fn audit_log<S: AuditLog + ?Sized>(log: Arc<S>) {
     let newest_first = |events: &[AuditEvent]| events.iter().rev().cloned().collect::<Vec<_>>();
     let query = |q: AuditQuery| async move { ok("AuditLog::query", log.query(&q).await) };
 
-    assert_eq!(
+    check_eq!(
         query(AuditQuery::tenant(a.clone())).await,
         newest_first(&of_a),
         "store conformance: AuditLog::query must return the tenant's events as recorded, newest \
          first (ties: last recorded first)"
     );
-    assert_eq!(
+    check_eq!(
         query(AuditQuery::tenant(b.clone())).await,
         newest_first(&of_b),
         "store conformance: AuditLog::query must return only the tenant's events"
@@ -190,33 +203,33 @@ pub async fn audit_log<S: AuditLog + ?Sized>(log: Arc<S>) {
         .filter(|e| e.key_id.as_ref() == Some(&k1))
         .cloned()
         .collect();
-    assert_eq!(
+    check_eq!(
         query(AuditQuery::tenant(a.clone()).key(k1.clone())).await,
         newest_first(&of_k1),
         "store conformance: AuditLog::query with a key must return only that key's events of \
          the tenant"
     );
-    assert_eq!(
+    check_eq!(
         query(AuditQuery::tenant(a.clone()).limit(3)).await,
         newest_first(&of_a)[..3].to_vec(),
         "store conformance: AuditLog::query must return at most `limit` events, the newest"
     );
-    assert_eq!(
+    check_eq!(
         query(AuditQuery::tenant(a.clone()).key(k1.clone()).limit(1)).await,
         newest_first(&of_k1)[..1].to_vec()
     );
-    assert!(
+    check!(
         query(AuditQuery::tenant(a.clone()).limit(0))
             .await
             .is_empty()
     );
-    assert!(
+    check!(
         query(AuditQuery::tenant(b.clone()).key(k2.clone()))
             .await
             .is_empty(),
         "store conformance: AuditLog::query with a key must not return other tenants' events"
     );
-    assert!(query(AuditQuery::tenant(tenant("empty"))).await.is_empty());
+    check!(query(AuditQuery::tenant(tenant("empty"))).await.is_empty());
 }
 
 fn client_actor(client: &crate::oauth::ClientId) -> Actor {

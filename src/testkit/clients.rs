@@ -1,5 +1,6 @@
 //! Conformance of [`ClientStore`] implementations.
 
+use crate::testkit::report::{Report, Suite, check, check_eq};
 use std::sync::Arc;
 
 use time::Duration;
@@ -16,9 +17,20 @@ use crate::{
 ///
 /// # Panics
 ///
-/// At the first violation, naming the method and the rule.
+/// After the whole run, when the store broke any rule: the message lists
+/// every violation, each with the check and the kit's line that found it.
 pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
-    let store = &*store;
+    Report::assert_passed(&[report(store).await]);
+}
+
+/// The checks of [`client_store`], reported.
+pub(super) async fn report<S: ClientStore + ?Sized>(store: Arc<S>) -> Report {
+    let mut suite = Suite::new("client_store");
+    suite.run("clients", checks(&*store)).await;
+    suite.finish()
+}
+
+async fn checks<S: ClientStore + ?Sized>(store: &S) {
     let (a, b) = (tenant("a"), tenant("b"));
     let confidential = OAuthClient {
         kind: ClientKind::Confidential,
@@ -39,18 +51,18 @@ pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
         ok("ClientStore::insert", store.insert(c).await);
     }
     for c in [&confidential, &spa, &other] {
-        assert_eq!(
+        check_eq!(
             ok("ClientStore::get", store.get(&c.tenant, &c.id).await).as_deref(),
             Some(c),
             "store conformance: ClientStore::get must return the client as inserted, every field"
         );
     }
-    assert_eq!(
+    check_eq!(
         ok("ClientStore::get", store.get(&b, &spa.id).await),
         None,
         "store conformance: ClientStore::get must not return another tenant's client"
     );
-    assert_eq!(
+    check_eq!(
         ok("ClientStore::get", store.get(&a, &client_id()).await),
         None,
         "store conformance: ClientStore::get of an unknown id must be None"
@@ -59,15 +71,16 @@ pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
     listed.sort_by(|x, y| x.id.cmp(&y.id));
     let mut expected = vec![confidential.clone(), spa.clone()];
     expected.sort_by(|x, y| x.id.cmp(&y.id));
-    assert_eq!(
-        listed, expected,
+    check_eq!(
+        listed,
+        expected,
         "store conformance: ClientStore::list must return exactly the tenant's clients"
     );
-    assert_eq!(
+    check_eq!(
         ok("ClientStore::list", store.list(&b).await),
         vec![other.clone()]
     );
-    assert!(ok("ClientStore::list", store.list(&tenant("empty")).await).is_empty());
+    check!(ok("ClientStore::list", store.list(&tenant("empty")).await).is_empty());
 
     conflict(
         "ClientStore::insert of an existing id",
@@ -86,7 +99,7 @@ pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
         "ClientStore::insert of an existing id in the same tenant",
         store.insert(&refused).await,
     );
-    assert_eq!(
+    check_eq!(
         ok("ClientStore::get", store.get(&a, &spa.id).await).as_deref(),
         Some(&spa),
         "store conformance: a refused ClientStore::insert must store nothing"
@@ -97,12 +110,12 @@ pub async fn client_store<S: ClientStore + ?Sized>(store: Arc<S>) {
         "ClientStore::insert of an id another tenant uses",
         store.insert(&elsewhere).await,
     );
-    assert_eq!(
+    check_eq!(
         ok("ClientStore::get", store.get(&b, &spa.id).await).as_deref(),
         Some(&elsewhere),
         "store conformance: ClientStore::get must return the tenant's own client of an id"
     );
-    assert_eq!(
+    check_eq!(
         ok("ClientStore::get", store.get(&a, &spa.id).await).as_deref(),
         Some(&spa),
         "store conformance: another tenant's client of the same id must not replace this one"

@@ -1,5 +1,6 @@
 //! Conformance of [`FailureCounters`] implementations.
 
+use crate::testkit::report::{Report, Suite, abort, check, check_eq};
 use std::{sync::Arc, time::Duration};
 
 use super::fixtures::{RACERS, race, tenant};
@@ -15,10 +16,22 @@ use crate::throttle::FailureCounters;
 ///
 /// # Panics
 ///
-/// At the first violation, naming the method and the rule.
+/// After the whole run, when the store broke any rule: the message lists
+/// every violation, each with the check and the kit's line that found it.
 pub async fn failure_counters<S: FailureCounters + ?Sized>(store: Arc<S>) {
+    Report::assert_passed(&[report(store).await]);
+}
+
+/// The checks of [`failure_counters`], reported.
+pub(super) async fn report<S: FailureCounters + ?Sized>(store: Arc<S>) -> Report {
+    let mut suite = Suite::new("failure_counters");
+    suite.run("windows_and_atomicity", checks(store)).await;
+    suite.finish()
+}
+
+async fn checks<S: FailureCounters + ?Sized>(store: Arc<S>) {
     let unwrap = |what: &str, r: Result<Vec<crate::throttle::Count>, crate::StoreError>| {
-        r.unwrap_or_else(|e| panic!("store conformance: {what} failed: {e}"))
+        r.unwrap_or_else(|e| abort(format!("store conformance: {what} failed: {e}")))
     };
     // Fresh keys, so that the check may run on a store in use.
     let a = format!("kit:{}", tenant("a").as_str());
@@ -27,16 +40,18 @@ pub async fn failure_counters<S: FailureCounters + ?Sized>(store: Arc<S>) {
     let hour = Duration::from_secs(3600);
 
     let counts = unwrap("FailureCounters::peek", store.peek(&[&a]).await);
-    assert_eq!(
-        counts[0].failures, 0,
+    check_eq!(
+        counts[0].failures,
+        0,
         "store conformance: FailureCounters::peek of a new counter must be 0"
     );
     let counts = unwrap("FailureCounters::hit", store.hit(&[(&a, minute)]).await);
-    assert_eq!(
-        counts[0].failures, 1,
+    check_eq!(
+        counts[0].failures,
+        1,
         "store conformance: FailureCounters::hit must count 1 for a new counter"
     );
-    assert!(
+    check!(
         counts[0].resets_in <= minute && counts[0].resets_in > minute / 2,
         "store conformance: FailureCounters::hit must start the window of a new counter ({:?})",
         counts[0].resets_in
@@ -45,27 +60,27 @@ pub async fn failure_counters<S: FailureCounters + ?Sized>(store: Arc<S>) {
         "FailureCounters::hit",
         store.hit(&[(&a, hour), (&b, hour)]).await,
     );
-    assert_eq!(
+    check_eq!(
         (counts[0].failures, counts[1].failures),
         (2, 1),
         "store conformance: FailureCounters::hit must count each counter apart, in the order given"
     );
-    assert!(
+    check!(
         counts[0].resets_in <= minute,
         "store conformance: FailureCounters::hit must not extend a running window"
     );
-    assert!(
+    check!(
         counts[1].resets_in > minute,
         "store conformance: FailureCounters::hit must give a new counter the window it names"
     );
     let peeked = unwrap("FailureCounters::peek", store.peek(&[&a, &b]).await);
     let peeked_again = unwrap("FailureCounters::peek", store.peek(&[&a, &b]).await);
-    assert_eq!(
+    check_eq!(
         (peeked[0].failures, peeked[1].failures),
         (2, 1),
         "store conformance: FailureCounters::peek must return the counts"
     );
-    assert_eq!(
+    check_eq!(
         (peeked_again[0].failures, peeked_again[1].failures),
         (2, 1),
         "store conformance: FailureCounters::peek must not change a count"
@@ -86,7 +101,7 @@ pub async fn failure_counters<S: FailureCounters + ?Sized>(store: Arc<S>) {
         .map(|r| unwrap("FailureCounters::hit", r)[0].failures)
         .collect();
     seen.sort_unstable();
-    assert_eq!(
+    check_eq!(
         seen,
         (1..=RACERS as u64).collect::<Vec<_>>(),
         "store conformance: concurrent FailureCounters::hit calls must each count one"
@@ -100,16 +115,18 @@ pub async fn failure_counters<S: FailureCounters + ?Sized>(store: Arc<S>) {
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
     let counts = unwrap("FailureCounters::peek", store.peek(&[&short]).await);
-    assert_eq!(
-        counts[0].failures, 0,
+    check_eq!(
+        counts[0].failures,
+        0,
         "store conformance: a counter must be gone once its window ends"
     );
     let counts = unwrap(
         "FailureCounters::hit",
         store.hit(&[(&short, Duration::from_millis(300))]).await,
     );
-    assert_eq!(
-        counts[0].failures, 1,
+    check_eq!(
+        counts[0].failures,
+        1,
         "store conformance: a counter must start again at 1 after its window"
     );
 }

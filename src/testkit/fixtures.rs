@@ -3,7 +3,10 @@
 use std::{
     future::Future,
     net::{IpAddr, Ipv6Addr},
+    panic::Location,
+    pin::Pin,
     sync::Arc,
+    task::{Context, Poll},
 };
 
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -17,6 +20,7 @@ use crate::{
         RefreshTokenRecord,
     },
     secret::random_alphanumeric,
+    testkit::report::{abort, record},
 };
 
 /// How many tasks race in the concurrency checks.
@@ -33,17 +37,33 @@ pub(super) fn at(secs: i64) -> OffsetDateTime {
     base() + Duration::seconds(secs)
 }
 
-/// The value of a store call, or a panic naming the call.
+/// The value of a store call; when it failed, the check stops there (it
+/// has nothing to go on with), reported at the caller's line.
+#[track_caller]
 pub(super) fn ok<T>(what: &str, r: Result<T, StoreError>) -> T {
-    r.unwrap_or_else(|e| panic!("store conformance: {what} failed: {e}"))
+    match r {
+        Ok(v) => v,
+        Err(e) => abort(format!("store conformance: {what} failed: {e}")),
+    }
 }
 
-/// Asserts that a store call failed with a conflict.
+/// Records a violation, at the caller's line, unless a store call failed
+/// with a conflict.
+#[track_caller]
 pub(super) fn conflict<T: std::fmt::Debug>(what: &str, r: Result<T, StoreError>) {
+    let at = Location::caller();
     match r {
         Err(e) if e.kind() == StoreErrorKind::Conflict => {}
-        Err(e) => panic!("store conformance: {what} must fail with Conflict, failed with {e}"),
-        Ok(v) => panic!("store conformance: {what} must fail with Conflict, returned {v:?}"),
+        Err(e) => record(
+            at.file(),
+            at.line(),
+            format!("store conformance: {what} must fail with Conflict, failed with {e}"),
+        ),
+        Ok(v) => record(
+            at.file(),
+            at.line(),
+            format!("store conformance: {what} must fail with Conflict, returned {v:?}"),
+        ),
     }
 }
 
@@ -214,22 +234,103 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
 {
+    race_staggered(what, Racing::Parallel, f).await
+}
+
+/// How the callers of a race run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Racing {
+    /// On the runtime's worker threads, released together: true
+    /// parallelism, for a store whose check and write are apart without
+    /// an `await` between them.
+    Parallel,
+    /// The same, with the starts staggered: after the release, caller `i`
+    /// lets the scheduler run others `i % 4` times before it calls.
+    Staggered,
+    /// On one thread, taking turns at every `await` (a `LocalSet`): a store
+    /// that awaits anything between its check and its write (a database
+    /// round trip, a yield) lets every other caller pass the check meanwhile,
+    /// whatever the machine's load.
+    Interleaved,
+}
+
+/// [`race`], run as `racing` says.
+pub(super) async fn race_staggered<T, F, Fut>(what: &str, racing: Racing, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
     let barrier = Arc::new(Barrier::new(RACERS));
-    let mut tasks = Vec::with_capacity(RACERS);
-    for i in 0..RACERS {
-        let barrier = barrier.clone();
-        let fut = f(i);
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            fut.await
-        }));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let barrier = barrier.clone();
+            let fut = f(i);
+            async move {
+                barrier.wait().await;
+                if racing == Racing::Staggered {
+                    for _ in 0..i % 4 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                fut.await
+            }
+        })
+        .collect();
+    if racing == Racing::Interleaved {
+        return InTurn::new(racers).await;
     }
+    let tasks: Vec<_> = racers.into_iter().map(tokio::spawn).collect();
     let mut out = Vec::with_capacity(RACERS);
     for t in tasks {
         match t.await {
             Ok(v) => out.push(v),
-            Err(e) => panic!("store conformance: a concurrent {what} task failed: {e}"),
+            // A check that stopped inside the task (or the store panicked):
+            // on to the suite, which reports it.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => abort(format!(
+                "store conformance: a concurrent {what} task failed: {e}"
+            )),
         }
     }
     out
+}
+
+/// Futures run in turn on the current task: each poll polls every one not
+/// yet done, in order, so whenever one of them awaits, every other runs up
+/// to its own next `await` before it goes on. The results in order.
+struct InTurn<F: Future> {
+    futures: Vec<Option<Pin<Box<F>>>>,
+    /// Boxed, so that `InTurn` is `Unpin` whatever the output.
+    results: Box<[Option<F::Output>]>,
+}
+
+impl<F: Future> InTurn<F> {
+    fn new(futures: Vec<F>) -> Self {
+        let results = futures.iter().map(|_| None).collect();
+        Self {
+            futures: futures.into_iter().map(|f| Some(Box::pin(f))).collect(),
+            results,
+        }
+    }
+}
+
+impl<F: Future> Future for InTurn<F> {
+    type Output = Vec<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        for (slot, result) in this.futures.iter_mut().zip(this.results.iter_mut()) {
+            if let Some(future) = slot
+                && let Poll::Ready(value) = future.as_mut().poll(cx)
+            {
+                *result = Some(value);
+                *slot = None;
+            }
+        }
+        if this.futures.iter().any(Option::is_some) {
+            return Poll::Pending;
+        }
+        Poll::Ready(this.results.iter_mut().filter_map(Option::take).collect())
+    }
 }

@@ -1,5 +1,6 @@
 //! Conformance of [`SigningKeyStore`] implementations.
 
+use crate::testkit::report::{Report, Suite, check, check_eq};
 use std::sync::Arc;
 
 use super::fixtures::{at, ok, race, tenant};
@@ -13,13 +14,25 @@ use crate::signing::{SigningKey, SigningKeyStore};
 ///
 /// # Panics
 ///
-/// At the first violation, naming the method and the rule.
+/// After the whole run, when the store broke any rule: the message lists
+/// every violation, each with the check and the kit's line that found it.
 pub async fn signing_key_store<S: SigningKeyStore + ?Sized>(store: Arc<S>) {
+    Report::assert_passed(&[report(store).await]);
+}
+
+/// The checks of [`signing_key_store`], reported.
+pub(super) async fn report<S: SigningKeyStore + ?Sized>(store: Arc<S>) -> Report {
+    let mut suite = Suite::new("signing_key_store");
+    suite.run("key_rings", checks(store)).await;
+    suite.finish()
+}
+
+async fn checks<S: SigningKeyStore + ?Sized>(store: Arc<S>) {
     // Fresh purposes, so that the check may run on a store in use.
     let purpose = tenant("ring").as_str().to_owned();
     let other = tenant("other-ring").as_str().to_owned();
     let first = SigningKey::generate(1, at(0));
-    assert!(
+    check!(
         ok(
             "SigningKeyStore::insert_signing_key",
             store.insert_signing_key(&purpose, &first).await
@@ -27,14 +40,14 @@ pub async fn signing_key_store<S: SigningKeyStore + ?Sized>(store: Arc<S>) {
         "store conformance: SigningKeyStore::insert_signing_key of a new generation must return true"
     );
     let impostor = SigningKey::generate(1, at(5));
-    assert!(
+    check!(
         !ok(
             "SigningKeyStore::insert_signing_key",
             store.insert_signing_key(&purpose, &impostor).await
         ),
         "store conformance: SigningKeyStore::insert_signing_key of an existing generation must return false"
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "SigningKeyStore::signing_keys",
             store.signing_keys(&purpose).await
@@ -42,7 +55,7 @@ pub async fn signing_key_store<S: SigningKeyStore + ?Sized>(store: Arc<S>) {
         vec![first.clone()],
         "store conformance: SigningKeyStore::signing_keys must return the first key of a generation, secret and all"
     );
-    assert!(
+    check!(
         ok(
             "SigningKeyStore::signing_keys",
             store.signing_keys(&other).await
@@ -73,19 +86,22 @@ pub async fn signing_key_store<S: SigningKeyStore + ?Sized>(store: Arc<S>) {
         .map(|r| ok("SigningKeyStore::insert_signing_key", r))
         .collect();
     let winners: Vec<usize> = (0..stored.len()).filter(|&i| stored[i]).collect();
-    assert_eq!(
+    check_eq!(
         winners.len(),
         1,
         "store conformance: exactly one of concurrent SigningKeyStore::insert_signing_key calls of a generation must be stored"
     );
+    let [w] = winners[..] else {
+        return; // Recorded above; the rest needs one winner.
+    };
     let mut ring = ok(
         "SigningKeyStore::signing_keys",
         store.signing_keys(&purpose).await,
     );
     ring.sort_by_key(|k| k.generation);
-    assert_eq!(
+    check_eq!(
         ring,
-        vec![first.clone(), candidates[winners[0]].clone()],
+        vec![first.clone(), candidates[w].clone()],
         "store conformance: the stored key of a raced generation must be the winner's"
     );
 
@@ -95,7 +111,7 @@ pub async fn signing_key_store<S: SigningKeyStore + ?Sized>(store: Arc<S>) {
             .insert_signing_key(&other, &SigningKey::generate(1, at(0)))
             .await,
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "SigningKeyStore::delete_signing_keys_before",
             store.delete_signing_keys_before(&purpose, 2).await
@@ -107,12 +123,12 @@ pub async fn signing_key_store<S: SigningKeyStore + ?Sized>(store: Arc<S>) {
         "SigningKeyStore::signing_keys",
         store.signing_keys(&purpose).await,
     );
-    assert_eq!(
+    check_eq!(
         ring.iter().map(|k| k.generation).collect::<Vec<_>>(),
         vec![2],
         "store conformance: SigningKeyStore::delete_signing_keys_before must keep the generation it names"
     );
-    assert_eq!(
+    check_eq!(
         ok(
             "SigningKeyStore::signing_keys",
             store.signing_keys(&other).await

@@ -61,6 +61,7 @@ impl PapyrusOAuth {
     /// A new server whose audit events go to `sink`, with its client.
     pub fn new(sink: Arc<dyn AuditSink>) -> Self {
         let server = AuthorizationServer::new(
+            "https://{tenant}.auth.example.com".parse().expect("an issuer"),
             Arc::new(MemoryClientStore::new()),
             Arc::new(MemoryGrantStore::new()),
             sink,
@@ -142,6 +143,7 @@ pub fn http_fixture() -> (HttpAuth, String, String) {
     let sink = Arc::new(TracingAuditSink);
     let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()), sink.clone());
     let oauth = AuthorizationServer::new(
+        "https://{tenant}.auth.example.com".parse().expect("an issuer"),
         Arc::new(papyrus_auth::MemoryClientStore::new()),
         Arc::new(papyrus_auth::MemoryGrantStore::new()),
         sink,
@@ -151,13 +153,12 @@ pub fn http_fixture() -> (HttpAuth, String, String) {
         .with_api_tenant(TenantSource::Header)
         .with_oauth_tenant(TenantSource::Header)
         .with_secure_cookies(false);
-    let auth = HttpAuth::new(
-        Authenticator::new(keys.clone()),
-        oauth.clone(),
-        Arc::new(MemoryAuditLog::new()),
-        Arc::new(users),
-        config,
-    );
+    let auth = HttpAuth::builder(keys.clone())
+        .oauth(oauth.clone())
+        .users(Arc::new(users))
+        .config(config)
+        .build()
+        .expect("the HTTP layer builds");
     let key = block_on(
         keys.create(
             &tenant,

@@ -31,10 +31,11 @@ use crate::StoreError;
 /// use std::sync::Arc;
 /// use papyrus_auth::{ApiKeys, SqliteStore, oauth::AuthorizationServer};
 ///
-/// # async fn run() -> Result<(), papyrus_auth::StoreError> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = Arc::new(SqliteStore::connect("sqlite://papyrus-auth.db").await?);
 /// let keys = ApiKeys::new(store.clone(), store.clone());
-/// let oauth = AuthorizationServer::new(store.clone(), store.clone(), store);
+/// let issuer = "https://auth.example.com".parse()?;
+/// let oauth = AuthorizationServer::new(issuer, store.clone(), store.clone(), store);
 /// # let _ = (keys, oauth);
 /// # Ok(())
 /// # }

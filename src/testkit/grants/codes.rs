@@ -9,6 +9,7 @@ use crate::oauth::{
     AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, GrantStore, RefreshTokenRecord,
     RotateRefresh,
 };
+use crate::testkit::report::{check, check_eq};
 
 /// A digest that differs from a stored one only in its last byte finds and
 /// changes nothing (a store that indexes by a digest prefix must still
@@ -22,23 +23,23 @@ pub(super) async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
     insert(store, tokens(&a, Some(&r))).await;
     let rule =
         "store conformance: a digest differing in one bit from a stored one must not match it";
-    assert_eq!(
+    check_eq!(
         find_code(store, &near(&c.digest)).await,
         None,
         "{rule} (find_code)"
     );
-    assert_eq!(
+    check_eq!(
         find_access(store, &near(&a.digest)).await,
         None,
         "{rule} (find_access_token)"
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &near(&r.digest)).await,
         None,
         "{rule} (find_refresh_token)"
     );
     let (a2, r2) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
-    assert_eq!(
+    check_eq!(
         ok(
             "GrantStore::consume_code",
             store
@@ -48,7 +49,7 @@ pub(super) async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
         ConsumeCode::Unknown,
         "{rule} (consume_code)"
     );
-    assert_eq!(
+    check_eq!(
         rotate(
             store,
             &near(&r.digest),
@@ -60,7 +61,7 @@ pub(super) async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
         RotateRefresh::Unknown,
         "{rule} (rotate_refresh)"
     );
-    assert!(
+    check!(
         !ok(
             "GrantStore::revoke_access_token",
             store.revoke_access_token(&near(&a.digest), at(1)).await
@@ -68,7 +69,7 @@ pub(super) async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
         "{rule} (revoke_access_token)"
     );
     untouched(store, &c, &a, &r, rule).await;
-    assert_eq!(
+    check_eq!(
         find_access(store, &a2.digest).await,
         None,
         "{rule}: nothing was stored"
@@ -89,14 +90,14 @@ pub(super) async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
     insert(store, tokens(&ga, Some(&gr))).await;
     let rule = "store conformance: GrantStore::revoke_family revokes the family's own tokens, \
                 not another family's one bit away";
-    assert_eq!(revoke_family(store, &g, at(2)).await, 2, "{rule}");
-    assert!(
+    check_eq!(revoke_family(store, &g, at(2)).await, 2, "{rule}");
+    check!(
         find_access(store, &ga.digest)
             .await
             .is_some_and(|t| t.revoked_at.is_some()),
         "{rule}"
     );
-    assert!(
+    check!(
         find_refresh(store, &gr.digest)
             .await
             .is_some_and(|t| t.revoked_at.is_some()),
@@ -115,18 +116,18 @@ pub(super) async fn round_trips<S: GrantStore + ?Sized>(store: &S) {
     };
     for c in [&with_uri, &without_uri] {
         insert_code(store, c).await;
-        assert_eq!(
+        check_eq!(
             find_code(store, &c.digest).await.as_ref(),
             Some(c),
             "store conformance: GrantStore::find_code must return the code as inserted"
         );
     }
-    assert_eq!(
+    check_eq!(
         find_code(store, &other_version(&with_uri.digest)).await,
         None,
         "store conformance: GrantStore::find_code must match the digest version too"
     );
-    assert_eq!(find_code(store, &digest()).await, None);
+    check_eq!(find_code(store, &digest()).await, None);
 
     let a = access(&t, &f, at(3600));
     let r = RefreshTokenRecord {
@@ -134,28 +135,28 @@ pub(super) async fn round_trips<S: GrantStore + ?Sized>(store: &S) {
         ..refresh(&t, &f, at(86_400))
     };
     insert(store, tokens(&a, Some(&r))).await;
-    assert_eq!(
+    check_eq!(
         find_access(store, &a.digest).await.as_ref(),
         Some(&a),
         "store conformance: GrantStore::find_access_token must return the token as inserted"
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &r.digest).await.as_ref(),
         Some(&r),
         "store conformance: GrantStore::find_refresh_token must return the token as inserted"
     );
-    assert_eq!(
+    check_eq!(
         find_access(store, &r.digest).await,
         None,
         "tokens of one kind only"
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &a.digest).await,
         None,
         "tokens of one kind only"
     );
-    assert_eq!(find_access(store, &other_version(&a.digest)).await, None);
-    assert_eq!(find_refresh(store, &digest()).await, None);
+    check_eq!(find_access(store, &other_version(&a.digest)).await, None);
+    check_eq!(find_refresh(store, &digest()).await, None);
 }
 
 pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
@@ -164,7 +165,7 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
     let c = code(&t, &f, at(0));
     insert_code(store, &c).await;
     let (a1, r1) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
-    assert_eq!(
+    check_eq!(
         ok(
             "GrantStore::consume_code",
             store
@@ -178,17 +179,17 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
         consumed_at: Some(at(10)),
         ..c.clone()
     };
-    assert_eq!(
+    check_eq!(
         find_code(store, &c.digest).await.as_ref(),
         Some(&consumed),
         "store conformance: GrantStore::consume_code must set consumed_at"
     );
-    assert_eq!(
+    check_eq!(
         find_access(store, &a1.digest).await.as_ref(),
         Some(&a1),
         "store conformance: GrantStore::consume_code must store the access token"
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &r1.digest).await.as_ref(),
         Some(&r1),
         "store conformance: GrantStore::consume_code must store the refresh token"
@@ -196,7 +197,7 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
 
     // A replay.
     let (a2, r2) = (access(&t, &f, at(3600)), refresh(&t, &f, at(86_400)));
-    assert_eq!(
+    check_eq!(
         ok(
             "GrantStore::consume_code",
             store
@@ -207,7 +208,7 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
         "store conformance: a second GrantStore::consume_code must say AlreadyConsumed with the \
          consumed record"
     );
-    assert_eq!(
+    check_eq!(
         (
             find_access(store, &a2.digest).await,
             find_refresh(store, &r2.digest).await
@@ -215,11 +216,11 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
         (None, None),
         "store conformance: a replayed GrantStore::consume_code must store no tokens"
     );
-    assert_eq!(find_code(store, &c.digest).await.as_ref(), Some(&consumed));
+    check_eq!(find_code(store, &c.digest).await.as_ref(), Some(&consumed));
 
     // Unknown code.
     let a3 = access(&t, &f, at(3600));
-    assert_eq!(
+    check_eq!(
         ok(
             "GrantStore::consume_code",
             store
@@ -229,7 +230,7 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
         ConsumeCode::Unknown,
         "store conformance: GrantStore::consume_code of an unknown code must say Unknown"
     );
-    assert_eq!(
+    check_eq!(
         find_access(store, &a3.digest).await,
         None,
         "store conformance: GrantStore::consume_code of an unknown code must store nothing"
@@ -240,7 +241,7 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
     let c2 = code(&t, &f2, at(0));
     insert_code(store, &c2).await;
     let a4 = access(&t, &f2, at(3600));
-    assert!(matches!(
+    check!(matches!(
         ok(
             "GrantStore::consume_code",
             store
@@ -249,5 +250,5 @@ pub(super) async fn consume_code<S: GrantStore + ?Sized>(store: &S) {
         ),
         ConsumeCode::Consumed
     ));
-    assert_eq!(find_access(store, &a4.digest).await.as_ref(), Some(&a4));
+    check_eq!(find_access(store, &a4.digest).await.as_ref(), Some(&a4));
 }

@@ -6,6 +6,7 @@ mod purge;
 mod races;
 mod refresh;
 
+use crate::testkit::report::{Report, Suite, check_eq};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -26,17 +27,45 @@ use crate::{
 ///
 /// # Panics
 ///
-/// At the first violation, naming the method and the rule.
+/// After the whole run, when the store broke any rule: the message lists
+/// every violation, each with the check and the kit's line that found it.
 pub async fn grant_store<S: GrantStore + ?Sized>(store: Arc<S>) {
-    codes::round_trips(&*store).await;
-    codes::near_digests(&*store).await;
-    codes::consume_code(&*store).await;
-    families::family_revocation(&*store).await;
-    refresh::rotate_refresh(&*store).await;
-    refresh::refresh_handles(&*store).await;
-    families::revoke_access_token(&*store).await;
-    purge::purge_expired(&*store).await;
-    races::races(store).await;
+    Report::assert_passed(&[report(store).await]);
+}
+
+/// The checks of [`grant_store`], reported.
+pub(in crate::testkit) async fn report<S: GrantStore + ?Sized>(store: Arc<S>) -> Report {
+    let mut suite = Suite::new("grant_store");
+    let s = &*store;
+    suite.run("round_trips", codes::round_trips(s)).await;
+    suite.run("near_digests", codes::near_digests(s)).await;
+    suite.run("consume_code", codes::consume_code(s)).await;
+    suite
+        .run("family_revocation", families::family_revocation(s))
+        .await;
+    suite
+        .run("rotate_refresh", refresh::rotate_refresh(s))
+        .await;
+    suite
+        .run("refresh_handles", refresh::refresh_handles(s))
+        .await;
+    suite
+        .run("revoke_access_token", families::revoke_access_token(s))
+        .await;
+    suite.run("purge_expired", purge::purge_expired(s)).await;
+    suite
+        .run("consume_code_race", races::consume_code_race(store.clone()))
+        .await;
+    suite
+        .run(
+            "rotate_refresh_race",
+            races::rotate_refresh_race(store.clone()),
+        )
+        .await;
+    suite
+        .run("insert_revoke_race", races::insert_revoke_race(store))
+        .await;
+    suite.finish()
 }
 
 /// New tokens holding copies of `a` and `r` (the checks compare them with
@@ -111,7 +140,7 @@ pub(super) async fn insert_code<S: GrantStore + ?Sized>(store: &S, c: &Authoriza
 }
 
 pub(super) async fn insert<S: GrantStore + ?Sized>(store: &S, t: NewTokens) {
-    assert_eq!(
+    check_eq!(
         ok("GrantStore::insert_tokens", store.insert_tokens(t).await),
         InsertTokens::Inserted,
         "store conformance: GrantStore::insert_tokens into a live family must store"
@@ -127,17 +156,17 @@ pub(super) async fn untouched<S: GrantStore + ?Sized>(
     r: &RefreshTokenRecord,
     rule: &str,
 ) {
-    assert_eq!(
+    check_eq!(
         find_code(store, &c.digest).await.as_ref(),
         Some(c),
         "{rule}"
     );
-    assert_eq!(
+    check_eq!(
         find_access(store, &a.digest).await.as_ref(),
         Some(a),
         "{rule}"
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &r.digest).await.as_ref(),
         Some(r),
         "{rule}"

@@ -1,5 +1,6 @@
 //! Purging expired records.
 
+use crate::testkit::report::{check, check_eq};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 use super::{
@@ -46,7 +47,7 @@ pub(super) async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
         access(&t, &kept_family, now - s),
         refresh(&t, &kept_family, now + Duration::days(1)),
     );
-    assert!(matches!(
+    check!(matches!(
         ok(
             "GrantStore::consume_code",
             store
@@ -84,10 +85,10 @@ pub(super) async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
     let ma = access(&t, &marked, now - s);
     insert(store, tokens(&ma, None)).await;
     revoke_family(store, &marked, now - Duration::minutes(1)).await;
-    assert!(MAX_CODE_TTL > Duration::minutes(1));
+    check!(MAX_CODE_TTL > Duration::minutes(1));
 
     let removed = ok("GrantStore::purge_expired", store.purge_expired(now).await);
-    assert!(
+    check!(
         removed >= 7,
         "store conformance: GrantStore::purge_expired must count what it removed (at least 7 of \
          the suite's records, said {removed})"
@@ -96,59 +97,59 @@ pub(super) async fn purge_expired<S: GrantStore + ?Sized>(store: &S) {
                 given time";
     let kept = "store conformance: GrantStore::purge_expired must keep what expires at or after \
                 the given time";
-    assert_eq!(
+    check_eq!(
         find_access(store, &expired_access.digest).await,
         None,
         "{gone}"
     );
-    assert_eq!(find_access(store, &ka.digest).await, None, "{gone}");
-    assert_eq!(find_access(store, &ma.digest).await, None, "{gone}");
-    assert_eq!(
+    check_eq!(find_access(store, &ka.digest).await, None, "{gone}");
+    check_eq!(find_access(store, &ma.digest).await, None, "{gone}");
+    check_eq!(
         find_refresh(store, &expired_refresh.digest).await,
         None,
         "{gone}"
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &family_expired.digest).await,
         None,
         "store conformance: GrantStore::purge_expired must remove refresh tokens whose family \
          expired"
     );
-    assert_eq!(find_code(store, &expired_code.digest).await, None, "{gone}");
-    assert!(
+    check_eq!(find_code(store, &expired_code.digest).await, None, "{gone}");
+    check!(
         find_access(store, &boundary_access.digest).await.is_some(),
         "{kept}"
     );
-    assert!(
+    check!(
         find_access(store, &live_access.digest).await.is_some(),
         "{kept}"
     );
-    assert!(
+    check!(
         find_refresh(store, &live_refresh.digest).await.is_some(),
         "{kept}"
     );
-    assert!(
+    check!(
         find_code(store, &fresh_code.digest).await.is_some(),
         "{kept}"
     );
-    assert!(
+    check!(
         find_access(store, &da.digest).await.is_some()
             && find_refresh(store, &dr.digest).await.is_some(),
         "store conformance: GrantStore::purge_expired must keep revoked tokens until they expire"
     );
-    assert!(
+    check!(
         find_code(store, &kept_code.digest).await.is_some(),
         "store conformance: GrantStore::purge_expired must keep a consumed code while its family \
          has a live refresh token"
     );
-    assert_eq!(
+    check_eq!(
         find_code(store, &dead_code.digest).await,
         None,
         "store conformance: GrantStore::purge_expired must remove an expired consumed code whose \
          family has no live refresh token"
     );
     let late = access(&t, &marked, now + Duration::hours(1));
-    assert_eq!(
+    check_eq!(
         ok(
             "GrantStore::insert_tokens",
             store.insert_tokens(tokens(&late, None)).await

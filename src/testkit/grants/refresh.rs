@@ -1,5 +1,6 @@
 //! Refresh tokens: rotation, family handles, forgetting rotated tokens.
 
+use crate::testkit::report::{check, check_eq};
 use std::sync::Arc;
 
 use super::{
@@ -18,7 +19,7 @@ pub(super) async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
     insert(store, tokens(&a1, Some(&r1))).await;
 
     let (a2, r2) = (access(&t, &f, at(7200)), refresh(&t, &f, at(90_000)));
-    assert_eq!(
+    check_eq!(
         rotate(store, &r1.digest, tokens(&a2, Some(&r2)), at(60), at(60)).await,
         RotateRefresh::Rotated,
         "store conformance: GrantStore::rotate_refresh must say Rotated with the old record as \
@@ -28,12 +29,12 @@ pub(super) async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         rotated_at: Some(at(60)),
         ..r1.clone()
     };
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &r1.digest).await.as_ref(),
         Some(&used),
         "store conformance: GrantStore::rotate_refresh must set the old token's rotated_at"
     );
-    assert_eq!(
+    check_eq!(
         (
             find_access(store, &a2.digest).await.as_ref(),
             find_refresh(store, &r2.digest).await.as_ref()
@@ -44,13 +45,13 @@ pub(super) async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
 
     // Reuse of the old token.
     let (a3, r3) = (access(&t, &f, at(7200)), refresh(&t, &f, at(90_000)));
-    assert_eq!(
+    check_eq!(
         rotate(store, &r1.digest, tokens(&a3, Some(&r3)), at(120), at(120)).await,
         RotateRefresh::AlreadyRotated(Box::new(used.clone())),
         "store conformance: reusing a rotated refresh token must say AlreadyRotated with its \
          record"
     );
-    assert_eq!(
+    check_eq!(
         (
             find_access(store, &a3.digest).await,
             find_refresh(store, &r3.digest).await
@@ -60,19 +61,19 @@ pub(super) async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
     );
 
     // The new token rotates in turn.
-    assert!(matches!(
+    check!(matches!(
         rotate(store, &r2.digest, tokens(&a3, Some(&r3)), at(180), at(180)).await,
         RotateRefresh::Rotated
     ));
 
     // Unknown.
     let (a4, r4) = (access(&t, &f, at(7200)), refresh(&t, &f, at(90_000)));
-    assert_eq!(
+    check_eq!(
         rotate(store, &digest(), tokens(&a4, Some(&r4)), at(180), at(180)).await,
         RotateRefresh::Unknown,
         "store conformance: GrantStore::rotate_refresh of an unknown token must say Unknown"
     );
-    assert_eq!(find_access(store, &a4.digest).await, None);
+    check_eq!(find_access(store, &a4.digest).await, None);
 
     // A token revoked on its own (its family is not).
     let g = family();
@@ -82,7 +83,7 @@ pub(super) async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         ..refresh(&t, &g, at(86_400))
     };
     insert(store, tokens(&a5, Some(&revoked))).await;
-    assert_eq!(
+    check_eq!(
         rotate(
             store,
             &revoked.digest,
@@ -94,7 +95,7 @@ pub(super) async fn rotate_refresh<S: GrantStore + ?Sized>(store: &S) {
         RotateRefresh::Revoked,
         "store conformance: GrantStore::rotate_refresh of a revoked token must say Revoked"
     );
-    assert_eq!(find_refresh(store, &r4.digest).await, None);
+    check_eq!(find_refresh(store, &r4.digest).await, None);
 }
 
 /// Refresh tokens with a family handle: found by it, and forgotten once
@@ -117,13 +118,13 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     };
     let r1 = with_handle(86_400);
     insert(store, tokens(&access(&t, &f, at(3600)), Some(&r1))).await;
-    assert_eq!(
+    check_eq!(
         by_handle(h).await.as_ref(),
         Some(&r1),
         "store conformance: GrantStore::find_refresh_by_handle must find the family's token"
     );
     for other in [digest(), other_version(&h), near(&h)] {
-        assert_eq!(
+        check_eq!(
             by_handle(other).await,
             None,
             "store conformance: GrantStore::find_refresh_by_handle must match the whole handle \
@@ -136,11 +137,11 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
         |g: &FamilyId, refresh: &RefreshTokenRecord| tokens(&access(t, g, at(7200)), Some(refresh));
     // No grace: the old token is forgotten at once.
     let r2 = with_handle(90_000);
-    assert_eq!(
+    check_eq!(
         rotate(store, &r1.digest, next(f, &r2), at(60), at(60)).await,
         RotateRefresh::Rotated
     );
-    assert_eq!(
+    check_eq!(
         (
             find_refresh(store, &r1.digest).await,
             find_refresh(store, &r2.digest).await.as_ref()
@@ -149,7 +150,7 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
         "store conformance: GrantStore::rotate_refresh must delete the old token when it was \
          rotated at or before forget_rotated_before, and store the new one"
     );
-    assert_eq!(
+    check_eq!(
         by_handle(h).await.as_ref(),
         Some(&r2),
         "store conformance: GrantStore::find_refresh_by_handle must answer with the newest token"
@@ -157,11 +158,11 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     // A 30 s grace: the old token stays rotated until a later rotation
     // passes it.
     let r3 = with_handle(90_100);
-    assert_eq!(
+    check_eq!(
         rotate(store, &r2.digest, next(f, &r3), at(120), at(90)).await,
         RotateRefresh::Rotated
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &r2.digest)
             .await
             .and_then(|r| r.rotated_at),
@@ -170,11 +171,11 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
          forget_rotated_before"
     );
     let r4 = with_handle(90_200);
-    assert_eq!(
+    check_eq!(
         rotate(store, &r3.digest, next(f, &r4), at(200), at(170)).await,
         RotateRefresh::Rotated
     );
-    assert_eq!(
+    check_eq!(
         (
             find_refresh(store, &r2.digest).await,
             find_refresh(store, &r3.digest)
@@ -187,7 +188,7 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
          rotated tokens once rotated at or before forget_rotated_before, and only those"
     );
     // A failed rotation deletes nothing.
-    assert!(matches!(
+    check!(matches!(
         rotate(
             store,
             &r3.digest,
@@ -198,7 +199,7 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
         .await,
         RotateRefresh::AlreadyRotated(_)
     ));
-    assert!(
+    check!(
         find_refresh(store, &r3.digest).await.is_some(),
         "store conformance: a GrantStore::rotate_refresh that is AlreadyRotated must delete nothing"
     );
@@ -209,7 +210,7 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
         ..refresh(t, &g, at(86_400))
     };
     insert(store, tokens(&access(t, &g, at(3600)), Some(&other))).await;
-    assert_eq!(by_handle(h2).await.as_ref(), Some(&other));
+    check_eq!(by_handle(h2).await.as_ref(), Some(&other));
     // A successor whose handle differs from its predecessor's (a token from
     // before handles, or a handle digest of another version) is found by
     // its own handle.
@@ -224,11 +225,11 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
             handle: Some(new_handle),
             ..refresh(t, &g, at(90_000))
         };
-        assert_eq!(
+        check_eq!(
             rotate(store, &old.digest, next(&g, &successor), at(60), at(0)).await,
             RotateRefresh::Rotated
         );
-        assert_eq!(
+        check_eq!(
             by_handle(new_handle).await.as_ref(),
             Some(&successor),
             "store conformance: GrantStore::find_refresh_by_handle must find a token whose \
@@ -246,15 +247,15 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     insert(store, tokens(&access(t, &g1, at(3600)), Some(&x1))).await;
     insert(store, tokens(&access(t, &g2, at(3600)), Some(&y1))).await;
     let (y2, x2) = (in_family(&g2, 90_000), in_family(&g1, 90_000));
-    assert_eq!(
+    check_eq!(
         rotate(store, &y1.digest, next(&g2, &y2), at(100), at(0)).await,
         RotateRefresh::Rotated
     );
-    assert_eq!(
+    check_eq!(
         rotate(store, &x1.digest, next(&g1, &x2), at(100), at(100)).await,
         RotateRefresh::Rotated
     );
-    assert_eq!(
+    check_eq!(
         find_refresh(store, &y1.digest)
             .await
             .and_then(|r| r.rotated_at),
@@ -264,7 +265,7 @@ pub(super) async fn refresh_handles<S: GrantStore + ?Sized>(store: &S) {
     );
     // Revoking the family shows in what the handle finds.
     revoke_family(store, f, at(500)).await;
-    assert_eq!(
+    check_eq!(
         by_handle(h).await.and_then(|r| r.revoked_at),
         Some(at(500)),
         "store conformance: GrantStore::find_refresh_by_handle must show the family's revocation"
