@@ -163,7 +163,7 @@ pub use store::RedisCounters;
 pub use store::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::StoreOptions;
+pub use store::{CacheConfig, StoreOptions};
 pub use store::{MemoryApiKeyStore, MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore};
 pub use tenant::{InvalidTenantId, MAX_TENANT_LEN, TenantId};
 /// The `time` crate the records' timestamps come from

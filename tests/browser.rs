@@ -179,6 +179,7 @@ async fn browser_oauth_login_and_admin_key_lifecycle() {
         database_url: None,
         redis_url: None,
         metrics: None,
+        credential_cache: None,
     })
     .await
     .unwrap();

@@ -466,3 +466,261 @@ fn the_admin_key_command_works_on_sqlite() {
     assert!(!bad.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ----- the credential cache across processes ----------------------------------
+
+/// Starts an instance with the credential cache on (lease `lease_ms`), no
+/// Redis.
+fn spawn_caching(database_url: &str, lease_ms: u64) -> (Starting, u32) {
+    let mut child = Command::new(server_binary())
+        .env("PAPYRUS_ADDR", "127.0.0.1:0")
+        .env("PAPYRUS_DATABASE_URL", database_url)
+        .env("PAPYRUS_CREDENTIAL_CACHE_LEASE_MS", lease_ms.to_string())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    for out in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    (
+        Starting {
+            _process: Process(child),
+            lines: rx,
+        },
+        pid,
+    )
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// A loopback TCP proxy to PostgreSQL that the test can cut: every
+/// connection through it is dropped, and no new one is accepted.
+struct CuttableProxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn to(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        let target = target.to_owned();
+        tokio::spawn(async move {
+            loop {
+                let mut stop = watch.clone();
+                tokio::select! {
+                    _ = stop.changed() => return, // the listener is dropped: refused
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { return };
+                        let target = target.clone();
+                        let mut stop = watch.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = stop.changed() => {}
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        Self { port, cut }
+    }
+
+    fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+}
+
+/// The caching fleet: three instances with the credential cache on.
+///
+/// * 100 times, under load: a key used on B and C (answered from their
+///   memory) is revoked through A; when the revoke returns, B and C refuse
+///   it;
+/// * C paused (`SIGSTOP`) while a key it holds is revoked: the revocation
+///   returns after C's lease ends, and C, resumed, refuses the key;
+/// * C's database connection cut: it stops answering from memory within a
+///   lease (a 503, never the cached 200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caching_instances_refuse_a_revoked_key_before_the_revoke_returns() {
+    let Ok(url) = std::env::var("PAPYRUS_TEST_POSTGRES_URL") else {
+        common::skip(
+            "credential cache fleet test",
+            "PAPYRUS_TEST_POSTGRES_URL is not set",
+        );
+        return;
+    };
+    const LEASE_MS: u64 = 1000;
+    let name = format!("papyrus_cache_{}", std::process::id());
+    let (mut admin, db_url) = fresh_database(&url, &name).await;
+    // C reaches the database through a proxy the test can cut.
+    let target = {
+        let authority = url.split("://").nth(1).unwrap().split('/').next().unwrap();
+        let host_port = authority.rsplit('@').next().unwrap();
+        if host_port.contains(':') {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        }
+    };
+    let proxy = CuttableProxy::to(&target).await;
+    let c_url = db_url.replacen(&target, &format!("127.0.0.1:{}", proxy.port), 1);
+    assert_ne!(c_url, db_url, "the proxy is in C's database URL");
+
+    let (first, _) = spawn_caching(&db_url, LEASE_MS);
+    let (a_base, admin_key) = wait_ready(&first);
+    let admin_key = admin_key.expect("the first instance printed an admin key");
+    let (second, _) = spawn_caching(&db_url, LEASE_MS);
+    let (third, c_pid) = spawn_caching(&c_url, LEASE_MS);
+    let (b_base, _) = wait_ready(&second);
+    let (c_base, _) = wait_ready(&third);
+    let [a, b, c] = [&a_base, &b_base, &c_base]
+        .map(|base| Server::external(Framework::Axum, base.clone(), admin_key.clone()));
+
+    // Background load on B and C with a key that stays valid.
+    let (busy, _) = a
+        .create_key(json!({"name": "busy", "scopes": "documents:read"}))
+        .await;
+    let load = {
+        let (b, c, busy) = (b.base.clone(), c.base.clone(), busy.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for i in 0..4_000 {
+                let base = if i % 2 == 0 { &b } else { &c };
+                let _ = http
+                    .get(format!("{base}/api/v1/documents"))
+                    .bearer_auth(&busy)
+                    .header("X-Tenant-Id", "acme")
+                    .send()
+                    .await;
+            }
+        })
+    };
+    let mut waits = Vec::new();
+    for round in 0..100 {
+        let (key, id) = a
+            .create_key(json!({"name": format!("round {round}"), "scopes": "documents:read"}))
+            .await;
+        for s in [&b, &c, &b, &c] {
+            assert_eq!(s.documents(&key, "acme").await.status, 200, "round {round}");
+        }
+        let started = std::time::Instant::now();
+        let r = Response::read(
+            a.admin(Method::POST, &format!("/admin/api-keys/{id}/revoke"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        waits.push(started.elapsed());
+        assert_eq!(r.status, 200, "{}", r.body);
+        for s in [&b, &c] {
+            assert_eq!(
+                s.documents(&key, "acme").await.status,
+                401,
+                "round {round}: {} accepted a revoked key",
+                s.base
+            );
+        }
+    }
+    load.abort();
+    waits.sort();
+    println!(
+        "revoke over HTTP with three caching instances, under load: median {:?}, worst {:?}",
+        waits[waits.len() / 2],
+        waits[waits.len() - 1]
+    );
+
+    // C paused while a key it holds is revoked.
+    let (key, id) = a
+        .create_key(json!({"name": "paused", "scopes": "documents:read"}))
+        .await;
+    for _ in 0..3 {
+        assert_eq!(c.documents(&key, "acme").await.status, 200);
+    }
+    signal(c_pid, "STOP");
+    let started = std::time::Instant::now();
+    let r = Response::read(
+        a.admin(Method::POST, &format!("/admin/api-keys/{id}/revoke"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let waited = started.elapsed();
+    assert_eq!(r.status, 200, "{}", r.body);
+    println!("revoke with a paused caching instance: {waited:?} (lease {LEASE_MS} ms)");
+    signal(c_pid, "CONT");
+    for _ in 0..5 {
+        assert_eq!(
+            c.documents(&key, "acme").await.status,
+            401,
+            "the resumed instance accepted a key revoked while it was paused"
+        );
+    }
+
+    // C cut off from the database: no answer from memory past its lease.
+    let (key, _) = a
+        .create_key(json!({"name": "cut", "scopes": "documents:read"}))
+        .await;
+    for _ in 0..3 {
+        assert_eq!(c.documents(&key, "acme").await.status, 200);
+    }
+    proxy.cut();
+    let cut = std::time::Instant::now();
+    // The last answer from memory; the first refusal may take the store's
+    // acquire timeout to come (it goes to the database, which is gone).
+    let mut last_ok = Duration::ZERO;
+    loop {
+        let status = c.documents(&key, "acme").await.status;
+        if status != 200 {
+            assert_eq!(status, 503, "a store that is down is a 503");
+            break;
+        }
+        last_ok = cut.elapsed();
+        assert!(
+            last_ok < Duration::from_millis(LEASE_MS * 5),
+            "the cut-off instance kept answering from memory"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "cut off from the database, its last answer from memory came {last_ok:?} after the cut"
+    );
+    assert!(
+        last_ok <= Duration::from_millis(LEASE_MS),
+        "answered from memory {last_ok:?} after the cut, past its {LEASE_MS} ms lease"
+    );
+
+    drop((first, second, third));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}

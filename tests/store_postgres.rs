@@ -19,7 +19,8 @@ use std::{
 };
 
 use papyrus_auth::{
-    ApiKeyStore, PostgresStore, SecretHasher, StoreErrorKind, StoreOptions, TenantId,
+    Answer, ApiKeyStore, CacheConfig, PostgresStore, SecretHasher, StoreErrorKind, StoreOptions,
+    TenantId,
     oauth::{
         AccessTokenRecord, ClientId, FamilyId, GrantStore, InsertTokens, NewTokens,
         RefreshTokenRecord, RotateRefresh,
@@ -99,6 +100,23 @@ impl Schema {
         Arc::new(store)
     }
 
+    /// A migrated store with the credential cache on, once it holds its
+    /// lease (it answers from memory from then on).
+    async fn cached_store(&self) -> Arc<PostgresStore> {
+        let store = Arc::try_unwrap(self.store().await)
+            .unwrap()
+            .with_credential_cache(CacheConfig::default().with_lease(StdDuration::from_secs(2)));
+        let started = std::time::Instant::now();
+        while !store.cache_is_live() {
+            assert!(
+                started.elapsed() < StdDuration::from_secs(10),
+                "the cache never got a lease"
+            );
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+        Arc::new(store)
+    }
+
     /// The URL of this schema, for `PostgresStore::connect`.
     fn url(&self) -> String {
         let sep = if self.url.contains('?') { '&' } else { '?' };
@@ -172,6 +190,139 @@ async fn postgres_signing_key_store_conforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_audit_log_conforms() {
     in_schema(|s| async move { testkit::audit_log(s.store().await).await }).await;
+}
+
+/// The kit, with the credential cache on: a cache changes no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_stores_conform_with_the_credential_cache() {
+    in_schema(|s| async move {
+        let store = s.cached_store().await;
+        testkit::api_key_store(store.clone()).await;
+        testkit::grant_store(store).await;
+    })
+    .await;
+}
+
+/// Three caching instances on one database: a key and an access token
+/// answered from memory by two of them are refused by all three as soon
+/// as a revocation through the third returns, round after round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_returns_only_once_no_caching_instance_accepts() {
+    in_schema(|s| async move {
+        let instances = [
+            s.cached_store().await,
+            s.cached_store().await,
+            s.cached_store().await,
+        ];
+        let tenant: TenantId = "acme".parse().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut waits = Vec::new();
+        for round in 0..100 {
+            let (revoker, others) = (
+                &instances[round % 3],
+                [&instances[(round + 1) % 3], &instances[(round + 2) % 3]],
+            );
+            // A key, looked up by the others until it is answered from memory.
+            let key = papyrus_auth::ApiKeyRecord {
+                id: papyrus_auth::KeyId::parse(&format!("key_round{round}")).unwrap(),
+                digest: digest(&format!("key {round}")),
+                ..sample_key(&tenant, now)
+            };
+            revoker.insert(&key).await.unwrap();
+            for other in others {
+                warm_key(other, key.digest).await;
+            }
+            // An access token, likewise.
+            let family = FamilyId::from_stored(&format!("fam_round{round}"));
+            let (access, _) = tokens(round, &family, now);
+            revoker
+                .insert_tokens(NewTokens {
+                    access: access.clone(),
+                    refresh: None,
+                })
+                .await
+                .unwrap();
+            for other in others {
+                warm_token(other, access.digest).await;
+            }
+            let started = std::time::Instant::now();
+            revoker.revoke(&tenant, &key.id, now).await.unwrap();
+            revoker.revoke_family(&family, now).await.unwrap();
+            waits.push(started.elapsed());
+            for other in others {
+                let seen = other.find_by_digest(key.digest).await.unwrap().unwrap();
+                assert!(
+                    seen.revoked_at.is_some(),
+                    "round {round}: a revoked key answered unrevoked"
+                );
+                let seen = other
+                    .find_access_token(access.digest)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert!(
+                    seen.revoked_at.is_some(),
+                    "round {round}: a revoked token answered unrevoked"
+                );
+            }
+        }
+        waits.sort();
+        println!(
+            "two revocations with three caching instances: median {:?}, worst {:?}",
+            waits[waits.len() / 2],
+            waits[waits.len() - 1]
+        );
+    })
+    .await;
+}
+
+/// A key record for the cache tests.
+fn sample_key(tenant: &TenantId, now: OffsetDateTime) -> papyrus_auth::ApiKeyRecord {
+    papyrus_auth::ApiKeyRecord {
+        id: papyrus_auth::KeyId::parse("key_sample").unwrap(),
+        tenant: tenant.clone(),
+        name: "cached".into(),
+        environment: papyrus_auth::Environment::Live,
+        scopes: "documents:read".parse().unwrap(),
+        ip_allowlist: papyrus_auth::IpAllowlist::default(),
+        digest: digest("sample"),
+        hint: "pk_live_x…".into(),
+        created_at: now,
+        rotation_due_at: now + Duration::days(90),
+        rotated_at: None,
+        rotated_from: None,
+        rotated_to: None,
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+        last_used_ip: None,
+    }
+}
+
+/// Looks a key up until the instance answers it from memory (at once).
+async fn warm_key(store: &PostgresStore, digest: papyrus_auth::Digest) {
+    for _ in 0..100 {
+        match store.find_by_digest(digest) {
+            Answer::Now(Ok(Some(_))) => return,
+            later => {
+                later.await.unwrap().unwrap();
+            }
+        }
+    }
+    panic!("the key was never answered from memory");
+}
+
+/// Looks an access token up until the instance answers it from memory.
+async fn warm_token(store: &PostgresStore, digest: papyrus_auth::Digest) {
+    for _ in 0..100 {
+        match store.find_access_token(digest) {
+            Answer::Now(Ok(Some(_))) => return,
+            later => {
+                later.await.unwrap().unwrap();
+            }
+        }
+    }
+    panic!("the token was never answered from memory");
 }
 
 /// `connect` migrates; a second instance connecting to a migrated database

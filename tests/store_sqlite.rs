@@ -75,6 +75,61 @@ async fn authenticate_key(
     keys.authenticate(&request, required).await
 }
 
+/// The kit with the credential cache on: a cache changes no answer; and a
+/// key answered from memory is refused as soon as its revocation returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_stores_conform_with_the_credential_cache() {
+    let db = TempDb::new("cached");
+    let options = papyrus_auth::StoreOptions::new()
+        .with_credential_cache(papyrus_auth::CacheConfig::default());
+    let store = Arc::new(SqliteStore::connect_with(&db.url(), options).await.unwrap());
+    testkit::api_key_store(store.clone()).await;
+    testkit::grant_store(store.clone()).await;
+
+    let keys = papyrus_auth::ApiKeys::new(store.clone(), store.clone());
+    let acme: papyrus_auth::TenantId = "acme".parse().unwrap();
+    let none = papyrus_auth::ScopeSet::empty();
+    let created = keys
+        .create(
+            &acme,
+            papyrus_auth::NewApiKey::new("hot", none.clone()),
+            &papyrus_auth::Actor::System,
+        )
+        .await
+        .unwrap();
+    let key = created.key.expose_secret().to_owned();
+    for _ in 0..3 {
+        authenticate_key(&keys, &key, &acme, None, &none)
+            .await
+            .unwrap();
+    }
+    let digest = store
+        .find_by_digest(created_digest(&keys, &key))
+        .await
+        .unwrap()
+        .unwrap()
+        .digest;
+    assert!(
+        matches!(
+            store.find_by_digest(digest),
+            papyrus_auth::Answer::Now(Ok(Some(_)))
+        ),
+        "answered from memory"
+    );
+    keys.revoke(&acme, &created.info.id, &papyrus_auth::Actor::System)
+        .await
+        .unwrap();
+    let refused = authenticate_key(&keys, &key, &acme, None, &none)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.rejection(), Some(&papyrus_auth::Rejection::Revoked));
+}
+
+/// The digest `keys` stores for `key`.
+fn created_digest(keys: &papyrus_auth::ApiKeys, key: &str) -> papyrus_auth::Digest {
+    keys.config().hasher.digest(key.as_bytes())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_api_key_store_conforms() {
     let db = TempDb::new("keys");

@@ -8,9 +8,9 @@ use std::{error::Error, sync::Arc, time::Duration};
 
 use dashmap::DashMap;
 use papyrus_auth::{
-    Actor, ApiKeyStore, ApiKeys, AuditLog, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
-    MemoryGrantStore, MemorySigningKeyStore, NewApiKey, PostgresStore, Principal, RedisCounters,
-    SqliteStore, Tee, TenantId, TracingAuditSink,
+    Actor, ApiKeyStore, ApiKeys, AuditLog, CacheConfig, MemoryApiKeyStore, MemoryAuditLog,
+    MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore, NewApiKey, PostgresStore,
+    Principal, RedisCounters, SqliteStore, StoreOptions, Tee, TenantId, TracingAuditSink,
     http::{HttpAuth, HttpAuthConfig, HttpResponse, StaticUsers, TenantSource, TrustedProxies},
     oauth::{
         AuthorizationServer, AuthorizationServerConfig, ClientError, ClientId, ClientKind,
@@ -45,7 +45,14 @@ impl Stores {
 }
 
 /// Opens the stores named by `url` (memory when `None`).
-async fn open_stores(url: Option<&str>) -> Result<Stores, Box<dyn Error + Send + Sync>> {
+async fn open_stores(
+    url: Option<&str>,
+    cache: Option<CacheConfig>,
+) -> Result<Stores, Box<dyn Error + Send + Sync>> {
+    let mut options = StoreOptions::new();
+    if let Some(cache) = cache {
+        options = options.with_credential_cache(cache);
+    }
     Ok(match url {
         None => Stores {
             keys: Arc::new(MemoryApiKeyStore::new()),
@@ -54,9 +61,11 @@ async fn open_stores(url: Option<&str>) -> Result<Stores, Box<dyn Error + Send +
             audit: Arc::new(MemoryAuditLog::new()),
             signing: Arc::new(MemorySigningKeyStore::new()),
         },
-        Some(url) if url.starts_with("sqlite:") => Stores::of(SqliteStore::connect(url).await?),
+        Some(url) if url.starts_with("sqlite:") => {
+            Stores::of(SqliteStore::connect_with(url, options).await?)
+        }
         Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
-            Stores::of(PostgresStore::connect(url).await?)
+            Stores::of(PostgresStore::connect_with(url, options).await?)
         }
         Some(other) => {
             return Err(format!(
@@ -100,6 +109,8 @@ pub struct DemoConfig {
     /// The Prometheus recorder's handle, for `/metrics` (installed once per
     /// process, by `main`; feature `prometheus`).
     pub metrics: Option<MetricsHandle>,
+    /// The SQL stores' credential cache; `None` (the default) is off.
+    pub credential_cache: Option<CacheConfig>,
 }
 
 /// The handle `/metrics` renders (feature `prometheus`).
@@ -165,7 +176,7 @@ impl Demo {
     /// Builds the stores and services, and bootstraps tenant `acme`.
     pub async fn start(config: DemoConfig) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let tenant: TenantId = TENANT.parse()?;
-        let stores = open_stores(config.database_url.as_deref()).await?;
+        let stores = open_stores(config.database_url.as_deref(), config.credential_cache).await?;
         let sink = Arc::new(Tee(stores.audit.clone(), TracingAuditSink));
         let keys = ApiKeys::new(stores.keys, sink.clone());
         // Papyrus's own vocabulary: requests for other scopes are refused.
@@ -405,6 +416,9 @@ pub struct ServerEnv {
     /// `PAPYRUS_REDIS_URL`, such as `redis://127.0.0.1:6379`: the
     /// throttle's counters, shared by a fleet. Default none (in process).
     pub redis_url: Option<String>,
+    /// `PAPYRUS_CREDENTIAL_CACHE_LEASE_MS`, such as `2000`: the SQL store's
+    /// credential cache with this lease. Default off.
+    pub credential_cache: Option<CacheConfig>,
     /// What to do (the command-line arguments).
     pub command: Command,
 }
@@ -432,6 +446,12 @@ impl ServerEnv {
         let redis_url = std::env::var("PAPYRUS_REDIS_URL")
             .ok()
             .filter(|u| !u.is_empty());
+        let credential_cache = match std::env::var("PAPYRUS_CREDENTIAL_CACHE_LEASE_MS") {
+            Ok(ms) if !ms.is_empty() => Some(
+                CacheConfig::default().with_lease(std::time::Duration::from_millis(ms.parse()?)),
+            ),
+            _ => None,
+        };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let command = Command::parse(&args).unwrap_or_else(|usage| {
             eprintln!("{usage}");
@@ -442,6 +462,7 @@ impl ServerEnv {
             proxies,
             database_url,
             redis_url,
+            credential_cache,
             command,
         })
     }
@@ -464,6 +485,7 @@ impl ServerEnv {
             database_url: Some(self.database_url.clone()),
             redis_url: self.redis_url.clone(),
             metrics,
+            credential_cache: self.credential_cache,
         })
         .await
     }
@@ -474,7 +496,7 @@ impl ServerEnv {
         let tenant: TenantId = tenant
             .parse()
             .map_err(|e| format!("--tenant {tenant:?}: {e}"))?;
-        let stores = open_stores(Some(&self.database_url)).await?;
+        let stores = open_stores(Some(&self.database_url), None).await?;
         let sink = Arc::new(Tee(stores.audit, TracingAuditSink));
         let keys = ApiKeys::new(stores.keys, sink);
         let actor = Actor::Operator {
@@ -505,6 +527,12 @@ impl Demo {
         println!("papyrus-auth example server on {base_url}");
         if let Some(url) = &self.config.database_url {
             println!("  store: {}", redact_url(url));
+        }
+        if let Some(cache) = &self.config.credential_cache {
+            println!(
+                "  credential cache: on, lease {} ms",
+                cache.lease.as_millis()
+            );
         }
         match &self.admin_key {
             Some(key) => {

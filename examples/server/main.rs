@@ -7,7 +7,9 @@
 //! `PAPYRUS_TRUSTED_PROXIES` (a comma-separated list of CIDRs) names proxies
 //! whose `X-Forwarded-For` is believed; `PAPYRUS_REDIS_URL`
 //! (`redis://127.0.0.1:6379`) shares the throttle's counters among
-//! instances. `/metrics` serves the Prometheus text format.
+//! instances; `PAPYRUS_CREDENTIAL_CACHE_LEASE_MS` (`2000`) turns the SQL
+//! store's credential cache on with that lease. `/metrics` serves the
+//! Prometheus text format.
 //!
 //! `cargo run --example server -- admin-key --tenant acme` mints a new admin
 //! API key in the database (audited) and exits: the way back for whoever

@@ -14,25 +14,34 @@
 //! Both backends share the schema's shape (`migrations/sqlite` and
 //! `migrations/postgres` differ only in type names), the SQL text (portable,
 //! with `$1`-style parameters, which SQLite accepts too), the row decoding
-//! and the trait implementations themselves. What
-//! differs is how a write transaction begins:
+//! and the trait implementations themselves. What differs is how an atomic
+//! step runs:
 //!
-//! * **SQLite**: `BEGIN IMMEDIATE`, which takes the database's write lock at
-//!   once. Writers (in this process or another) queue on the busy timeout;
-//!   readers go on in parallel (WAL mode).
-//! * **PostgreSQL**: `BEGIN` (read committed). The decisive steps lock the
-//!   row they decide on: a token family is locked by an upsert
-//!   (`INSERT … ON CONFLICT (id) DO UPDATE … RETURNING revoked_at`, which
-//!   takes the same row lock as `SELECT … FOR UPDATE` and creates the row if
-//!   it is missing), and single-use markers are set by conditional updates
-//!   (`UPDATE codes SET consumed_at = … WHERE … AND consumed_at IS NULL
-//!   RETURNING *`), which PostgreSQL re-checks after waiting for a concurrent
-//!   writer.
+//! * **SQLite**: a transaction begun with `BEGIN IMMEDIATE`, which takes the
+//!   database's write lock at once. Writers (in this process or another)
+//!   queue on the busy timeout; readers go on in parallel (WAL mode). A
+//!   statement is a function call here, not a round trip, so the steps stay
+//!   separate statements.
+//! * **PostgreSQL**: one statement per operation. `consume_code`,
+//!   `insert_tokens`, `rotate_refresh` and `revoke_family` call PL/pgSQL
+//!   functions (migration `0004_one_round_trip`) that run the same steps in
+//!   the statement's own transaction: lock the token family's row first
+//!   (`SELECT … FOR UPDATE`, or an upsert for a family seen for the first
+//!   time), refuse a revoked family, set the single-use marker with a
+//!   conditional `UPDATE … WHERE consumed_at IS NULL` (re-checked by
+//!   PostgreSQL after waiting for a concurrent writer), then insert. One
+//!   round trip instead of a transaction of about eight.
 //!
 //! Consuming a code, inserting tokens, rotating a refresh token and revoking
 //! a family all lock the family row first, so they are serialized per family
-//! across every process sharing the database. Nothing is cached: a
-//! revocation is seen by every instance at its next lookup.
+//! across every process sharing the database.
+//!
+//! Without the credential cache nothing is cached: a revocation is seen by
+//! every instance at its next lookup. With it
+//! ([`StoreOptions::with_credential_cache`](crate::StoreOptions::with_credential_cache)),
+//! hot API keys and access tokens are answered from memory, and a
+//! revocation returns only once no instance can accept the credential (see
+//! [`CacheConfig`] and the README's "Credential cache").
 //!
 //! # SQL schema and secrets
 //!
@@ -59,4 +68,4 @@ pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use sql::StoreOptions;
+pub use sql::{CacheConfig, StoreOptions};

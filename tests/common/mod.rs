@@ -103,6 +103,7 @@ pub async fn start_with(framework: Framework, options: StartOptions) -> Server {
                 database_url: None,
                 redis_url: None,
                 metrics: None,
+                credential_cache: None,
             })
             .await
             .unwrap();
@@ -130,6 +131,7 @@ pub async fn start_with(framework: Framework, options: StartOptions) -> Server {
                 database_url: None,
                 redis_url: None,
                 metrics: None,
+                credential_cache: None,
             })
             .await
             .unwrap();

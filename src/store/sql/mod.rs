@@ -11,6 +11,7 @@
 //! described in the [`store`](crate::store) module's documentation.
 
 mod audit_codec;
+mod cache;
 mod error;
 mod impls;
 mod options;
@@ -18,10 +19,13 @@ mod queries;
 mod rows;
 
 #[cfg(feature = "postgres")]
+mod lease;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use cache::CacheConfig;
 pub use options::StoreOptions;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::CacheConfig;
+
 /// How [`SqliteStore::connect_with`](crate::SqliteStore) and
 /// [`PostgresStore::connect_with`](crate::PostgresStore) connect.
 ///
@@ -36,6 +38,10 @@ pub struct StoreOptions {
     /// With SQLite it is also the busy timeout: how long a write waits for
     /// another writer's lock. Defaults to 5 seconds.
     pub acquire_timeout: Duration,
+    /// The credential cache: hot API keys and access tokens answered from
+    /// memory, with strict revocation across instances (see
+    /// [`CacheConfig`]). Defaults to `None`, off.
+    pub credential_cache: Option<CacheConfig>,
 }
 
 impl StoreOptions {
@@ -45,6 +51,7 @@ impl StoreOptions {
             migrate: true,
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            credential_cache: None,
         }
     }
 
@@ -63,6 +70,14 @@ impl StoreOptions {
     /// Sets how long a call waits for a connection or a lock.
     pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Turns the credential cache on with `config` (see [`CacheConfig`]).
+    /// With PostgreSQL, connect from within a Tokio runtime: the cache
+    /// holds its lease from background tasks.
+    pub fn with_credential_cache(mut self, config: CacheConfig) -> Self {
+        self.credential_cache = Some(config);
         self
     }
 }

@@ -71,6 +71,10 @@ pub(super) const REVOKE_FAMILY: &str = "INSERT INTO token_families (id, revoked_
 pub(super) const REVOKE_FAMILY_ACCESS: &str =
     "UPDATE access_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL";
 
+/// `(family)`: the digests of the family's live access tokens.
+pub(super) const LIVE_FAMILY_ACCESS: &str = "SELECT digest, digest_version FROM access_tokens \
+     WHERE family = $1 AND revoked_at IS NULL";
+
 pub(super) const REVOKE_FAMILY_REFRESH: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL";
 
@@ -123,6 +127,26 @@ pub(super) const ROTATE_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET rotated
 /// `(digest, version, at)`.
 pub(super) const REVOKE_ACCESS_TOKEN: &str = "UPDATE access_tokens SET revoked_at = $3 WHERE \
      digest = $1 AND digest_version = $2 AND revoked_at IS NULL";
+
+// ----- PostgreSQL: one statement per operation (migration 0004) -----------
+
+/// `(code digest, version, at, access ×10, refresh ×14 or NULLs)`.
+pub(super) const CONSUME_CODE_FN: &str = "SELECT papyrus_consume_code($1, $2, $3, $4, $5, $6, \
+     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
+     $26, $27)";
+
+/// `(access ×10, refresh ×14 or NULLs)`.
+pub(super) const INSERT_TOKENS_FN: &str = "SELECT papyrus_insert_tokens($1, $2, $3, $4, $5, $6, \
+     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)";
+
+/// `(old digest, version, at, forget_before, access ×10, refresh ×14 or NULLs)`.
+pub(super) const ROTATE_REFRESH_FN: &str = "SELECT papyrus_rotate_refresh($1, $2, $3, $4, $5, \
+     $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
+     $25, $26, $27, $28)";
+
+/// `(family, at)`: how many were revoked, and the access tokens' digests.
+pub(super) const REVOKE_FAMILY_FN: &str =
+    "SELECT revoked, access_digests FROM papyrus_revoke_family($1, $2)";
 
 // ----- purge ---------------------------------------------------------------
 

@@ -85,7 +85,7 @@ pub(super) fn bytes(d: &Digest) -> Vec<u8> {
     d.as_bytes().to_vec()
 }
 
-fn digest(bytes: Vec<u8>, version: i16) -> Result<Digest, StoreError> {
+pub(super) fn digest(bytes: Vec<u8>, version: i16) -> Result<Digest, StoreError> {
     let version = u8::try_from(version)
         .ok()
         .and_then(DigestVersion::from_u8)

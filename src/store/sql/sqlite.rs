@@ -1,13 +1,15 @@
 //! The SQLite store: the embedded default.
 
-use std::str::FromStr;
+use std::{str::FromStr, sync::Arc};
 
 use sqlx::{
     Sqlite, SqlitePool, Transaction,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::{StoreOptions, error::db_error, impls::impl_sql_stores};
+use super::{
+    CacheConfig, StoreOptions, cache::CredentialCache, error::db_error, impls::impl_sql_stores,
+};
 use crate::StoreError;
 
 /// Every store trait over one SQLite database (feature `sqlite`).
@@ -43,6 +45,7 @@ use crate::StoreError;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    cache: Option<Arc<CredentialCache>>,
 }
 
 impl SqliteStore {
@@ -80,9 +83,12 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(db_error)?;
-        let store = Self::from_pool(pool);
+        let mut store = Self::from_pool(pool);
         if options.migrate {
             store.migrate().await?;
+        }
+        if let Some(config) = options.credential_cache {
+            store = store.with_credential_cache(config);
         }
         Ok(store)
     }
@@ -92,7 +98,39 @@ impl SqliteStore {
     /// busy timeout (and preferably WAL) so that concurrent writers wait
     /// for each other instead of failing.
     pub fn from_pool(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self { pool, cache: None }
+    }
+
+    /// Answers hot API keys and access tokens from memory (see
+    /// [`CacheConfig`]); every revocation through this store evicts before
+    /// it returns. For one process on the database file: another process
+    /// writing to it would not be heard.
+    pub fn with_credential_cache(mut self, config: CacheConfig) -> Self {
+        self.cache = Some(Arc::new(CredentialCache::new(config, false)));
+        self
+    }
+
+    /// The credential cache, when on.
+    fn cache(&self) -> Option<&CredentialCache> {
+        self.cache.as_deref()
+    }
+
+    /// No single-statement family revocation: the transaction does it.
+    #[allow(clippy::unused_async)] // The same signature as PostgreSQL's.
+    async fn revoke_family_at_once(
+        &self,
+        _: &crate::oauth::FamilyId,
+        _: i64,
+    ) -> Option<Result<(u64, Vec<crate::Digest>), StoreError>> {
+        None
+    }
+
+    /// After a revocation committed: the cache forgets `digests`.
+    async fn invalidated(&self, digests: &[crate::Digest]) -> Result<(), StoreError> {
+        if let Some(cache) = &self.cache {
+            cache.evict(digests);
+        }
+        Ok(())
     }
 
     /// Applies the bundled migrations (`migrations/sqlite`) that are not yet
@@ -109,6 +147,10 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Grant operations are transactions of several statements: in an
+    /// embedded engine a statement is a function call, not a round trip.
+    const ONE_STATEMENT: bool = false;
 
     /// A transaction holding the database's write lock from its start, so
     /// that what it reads cannot change before it writes.

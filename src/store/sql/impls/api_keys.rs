@@ -20,8 +20,18 @@ macro_rules! sql_api_key_store {
             }
 
             fn find_by_digest(&self, digest: Digest) -> $crate::Lookup<'_, ApiKeyRecord> {
+                let cache = self.cache();
+                if let Some(hit) = cache.and_then(|c| c.key(&digest)) {
+                    return $crate::Lookup::now(Ok(Some(hit)));
+                }
+                let epoch = cache.map(|c| c.epoch());
                 $crate::Lookup::later(async move {
-                    find_shared::<ApiKeyRow>(&self.pool, q::API_KEY_BY_DIGEST, &digest).await
+                    let found =
+                        find_shared::<ApiKeyRow>(&self.pool, q::API_KEY_BY_DIGEST, &digest).await?;
+                    if let (Some(cache), Some(epoch), Some(record)) = (cache, epoch, &found) {
+                        cache.put_key(epoch, record);
+                    }
+                    Ok(found)
                 })
             }
 
@@ -85,7 +95,10 @@ macro_rules! sql_api_key_store {
                 .await
                 .map_err(db_error)?;
                 commit(tx).await?;
-                Ok(RotateOutcome::Rotated(Box::new(marked.into_record()?)))
+                let old = marked.into_record()?;
+                // Its expiry changed: no instance may answer the old record.
+                self.invalidated(&[old.digest]).await?;
+                Ok(RotateOutcome::Rotated(Box::new(old)))
             }
 
             async fn revoke(
@@ -102,12 +115,23 @@ macro_rules! sql_api_key_store {
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(db_error)?;
+                drop(conn);
                 if let Some(row) = revoked {
-                    return Ok(RevokeOutcome::Revoked(Box::new(row.into_record()?)));
+                    let record = row.into_record()?;
+                    self.invalidated(&[record.digest]).await?;
+                    return Ok(RevokeOutcome::Revoked(Box::new(record)));
                 }
-                // Nothing updated: revoked before (revocation is final), or absent.
-                Ok(match key_by_id(&mut conn, tenant, id).await? {
-                    Some(r) if r.revoked_at.is_some() => RevokeOutcome::AlreadyRevoked(Box::new(r)),
+                // Nothing updated: revoked before (revocation is final), or
+                // absent. Revoked before: invalidated again, in case the
+                // first call failed after its commit.
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                let current = key_by_id(&mut conn, tenant, id).await?;
+                drop(conn);
+                Ok(match current {
+                    Some(r) if r.revoked_at.is_some() => {
+                        self.invalidated(&[r.digest]).await?;
+                        RevokeOutcome::AlreadyRevoked(Box::new(r))
+                    }
                     _ => RevokeOutcome::NotFound,
                 })
             }
@@ -127,6 +151,11 @@ macro_rules! sql_api_key_store {
                     .execute(&self.pool)
                     .await
                     .map_err(db_error)?;
+                // Written now, or by another instance within the window:
+                // either way the cached copy need not try again soon.
+                if let Some(cache) = self.cache() {
+                    cache.used(id, at);
+                }
                 Ok(done.rows_affected() > 0)
             }
         }

@@ -29,6 +29,28 @@ macro_rules! sql_grant_store {
                 at: OffsetDateTime,
                 tokens: NewTokens,
             ) -> Result<ConsumeCode, StoreError> {
+                if $store::ONE_STATEMENT {
+                    let call = sqlx::query(q::CONSUME_CODE_FN)
+                        .bind(rows::bytes(digest))
+                        .bind(rows::version(digest))
+                        .bind(rows::micros(at));
+                    return match call_fn(&self.pool, bind_tokens(call, &tokens))
+                        .await?
+                        .as_str()
+                    {
+                        "consumed" => Ok(ConsumeCode::Consumed),
+                        "family_revoked" => Ok(ConsumeCode::FamilyRevoked),
+                        "already_consumed" => Ok(
+                            match find_one::<CodeRow, _>(&self.pool, q::CODE_BY_DIGEST, digest)
+                                .await?
+                            {
+                                Some(code) => ConsumeCode::AlreadyConsumed(Box::new(code)),
+                                None => ConsumeCode::Unknown,
+                            },
+                        ),
+                        _ => Ok(ConsumeCode::Unknown),
+                    };
+                }
                 let mut tx = self.begin_write().await?;
                 let Some(code) = by_digest::<CodeRow>(q::CODE_BY_DIGEST, digest)
                     .fetch_optional(&mut *tx)
@@ -58,6 +80,13 @@ macro_rules! sql_grant_store {
             }
 
             async fn insert_tokens(&self, tokens: NewTokens) -> Result<InsertTokens, StoreError> {
+                if $store::ONE_STATEMENT {
+                    let call = bind_tokens(sqlx::query(q::INSERT_TOKENS_FN), &tokens);
+                    return Ok(match call_fn(&self.pool, call).await?.as_str() {
+                        "inserted" => InsertTokens::Inserted,
+                        _ => InsertTokens::FamilyRevoked,
+                    });
+                }
                 let mut tx = self.begin_write().await?;
                 if lock_family(&mut tx, &tokens.access.family).await? {
                     rollback(tx).await?;
@@ -69,9 +98,22 @@ macro_rules! sql_grant_store {
             }
 
             fn find_access_token(&self, digest: Digest) -> $crate::Lookup<'_, AccessTokenRecord> {
+                let cache = self.cache();
+                if let Some(hit) = cache.and_then(|c| c.token(&digest)) {
+                    return $crate::Lookup::now(Ok(Some(hit)));
+                }
+                let epoch = cache.map(|c| c.epoch());
                 $crate::Lookup::later(async move {
-                    find_shared::<AccessTokenRow>(&self.pool, q::ACCESS_TOKEN_BY_DIGEST, &digest)
-                        .await
+                    let found = find_shared::<AccessTokenRow>(
+                        &self.pool,
+                        q::ACCESS_TOKEN_BY_DIGEST,
+                        &digest,
+                    )
+                    .await?;
+                    if let (Some(cache), Some(epoch), Some(record)) = (cache, epoch, &found) {
+                        cache.put_token(epoch, record);
+                    }
+                    Ok(found)
                 })
             }
 
@@ -96,6 +138,30 @@ macro_rules! sql_grant_store {
                 at: OffsetDateTime,
                 forget_rotated_before: OffsetDateTime,
             ) -> Result<RotateRefresh, StoreError> {
+                if $store::ONE_STATEMENT {
+                    let call = sqlx::query(q::ROTATE_REFRESH_FN)
+                        .bind(rows::bytes(old))
+                        .bind(rows::version(old))
+                        .bind(rows::micros(at))
+                        .bind(rows::micros(forget_rotated_before));
+                    return match call_fn(&self.pool, bind_tokens(call, &new)).await?.as_str() {
+                        "rotated" => Ok(RotateRefresh::Rotated),
+                        "revoked" => Ok(RotateRefresh::Revoked),
+                        "already_rotated" => Ok(
+                            match find_one::<RefreshTokenRow, _>(
+                                &self.pool,
+                                q::REFRESH_TOKEN_BY_DIGEST,
+                                old,
+                            )
+                            .await?
+                            {
+                                Some(r) => RotateRefresh::AlreadyRotated(Box::new(r)),
+                                None => RotateRefresh::Unknown,
+                            },
+                        ),
+                        _ => Ok(RotateRefresh::Unknown),
+                    };
+                }
                 let mut tx = self.begin_write().await?;
                 let Some(token) = by_digest::<RefreshTokenRow>(q::REFRESH_TOKEN_BY_DIGEST, old)
                     .fetch_optional(&mut *tx)
@@ -146,7 +212,19 @@ macro_rules! sql_grant_store {
                 at: OffsetDateTime,
             ) -> Result<u64, StoreError> {
                 let at = rows::micros(at);
+                if let Some(done) = self.revoke_family_at_once(family, at).await {
+                    let (revoked, digests) = done?;
+                    self.invalidated(&digests).await?;
+                    return Ok(revoked);
+                }
                 let mut tx = self.begin_write().await?;
+                // The access tokens it revokes, for the credential cache.
+                let live: Vec<(Vec<u8>, i16)> =
+                    sqlx::query_as::<Db, (Vec<u8>, i16)>(q::LIVE_FAMILY_ACCESS)
+                        .bind(family.as_str().to_owned())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
                 sqlx::query(q::REVOKE_FAMILY)
                     .bind(family.as_str().to_owned())
                     .bind(at)
@@ -164,6 +242,11 @@ macro_rules! sql_grant_store {
                         .rows_affected();
                 }
                 commit(tx).await?;
+                let digests: Vec<Digest> = live
+                    .into_iter()
+                    .filter_map(|(bytes, version)| rows::digest(bytes, version).ok())
+                    .collect();
+                self.invalidated(&digests).await?;
                 Ok(revoked)
             }
 
@@ -179,6 +262,9 @@ macro_rules! sql_grant_store {
                     .execute(&self.pool)
                     .await
                     .map_err(db_error)?;
+                // Invalidated even when revoked before (in case that call
+                // failed after its commit): it must not stay in any cache.
+                self.invalidated(&[*digest]).await?;
                 Ok(done.rows_affected() > 0)
             }
 

@@ -10,7 +10,14 @@
 //!
 //! * a field `pool: sqlx::Pool<Db>`;
 //! * `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, StoreError>`,
-//!   beginning a transaction that will write (SQLite: `BEGIN IMMEDIATE`).
+//!   beginning a transaction that will write (SQLite: `BEGIN IMMEDIATE`);
+//! * `const ONE_STATEMENT: bool`: whether the grant operations call the
+//!   single-statement functions (PostgreSQL);
+//! * `fn cache(&self) -> Option<&CredentialCache>` and
+//!   `async fn invalidated(&self, digests: &[Digest]) -> Result<(), StoreError>`:
+//!   the credential cache, and what a revocation does after it committed;
+//! * `async fn revoke_family_at_once(..)`: the single-statement family
+//!   revocation, or `None`.
 //!
 //! The SQL is in [`super::queries`], the row conversions in [`super::rows`].
 //!
@@ -22,7 +29,10 @@
 //!   both back. `revoke` and `touch_last_used` are single conditional
 //!   updates.
 //! * `GrantStore::consume_code`, `insert_tokens`, `rotate_refresh`,
-//!   `revoke_family`: one write transaction that first locks the token
+//!   `revoke_family`: on PostgreSQL one statement calling a function of
+//!   migration `0004_one_round_trip` (`Store::ONE_STATEMENT`), which runs
+//!   the steps below in the statement's transaction; on SQLite one write
+//!   transaction. Either first locks the token
 //!   family's row (`LOCK_FAMILY` / `REVOKE_FAMILY`), so they are serialized
 //!   per family; a revoked family refuses the write. The single-use marker
 //!   (`consumed_at`, `rotated_at`) is then set by a conditional update, and

@@ -88,6 +88,38 @@ macro_rules! sql_steps {
                 .bind(r.handle_version)
         }
 
+        /// Binds new tokens as the PostgreSQL functions take them: the
+        /// access token's ten columns, then the refresh token's fourteen
+        /// (NULLs without one).
+        fn bind_tokens(q: Query, tokens: &NewTokens) -> Query {
+            let q = bind_access(q, AccessTokenRow::from_record(&tokens.access));
+            match &tokens.refresh {
+                Some(r) => bind_refresh(q, RefreshTokenRow::from_record(r)),
+                None => q
+                    .bind(None::<Vec<u8>>)
+                    .bind(None::<i16>)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .bind(None::<Vec<u8>>)
+                    .bind(None::<i16>),
+            }
+        }
+
+        /// Runs one of the PostgreSQL functions, answering its outcome.
+        async fn call_fn(pool: &sqlx::Pool<Db>, q: Query) -> Result<String, StoreError> {
+            use sqlx::Row as _;
+            let row = q.fetch_one(pool).await.map_err(db_error)?;
+            row.try_get::<String, _>(0).map_err(db_error)
+        }
+
         /// A query whose first two parameters are a digest.
         fn by_digest<O>(
             sql: &'static str,
