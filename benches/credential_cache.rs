@@ -81,6 +81,7 @@ where
                 issued_at: now,
                 expires_at: now + time::Duration::hours(1),
                 revoked_at: None,
+                audience: papyrus_auth::oauth::Resources::none(),
             },
             refresh: None,
         })

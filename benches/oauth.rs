@@ -101,6 +101,7 @@ fn bench(c: &mut Criterion) {
             issued_at: now,
             expires_at: now + time::Duration::hours(1),
             revoked_at: None,
+            audience: papyrus_auth::oauth::Resources::none(),
         };
         block_on(grants.insert_tokens(NewTokens {
             access,

@@ -112,6 +112,7 @@ fn records(n: u64, now: OffsetDateTime) -> (AuthorizationCodeRecord, NewTokens) 
         issued_at: now,
         expires_at: now + time::Duration::minutes(1),
         consumed_at: None,
+        resources: papyrus_auth::oauth::Resources::none(),
     };
     (code, tokens(&format!("{family} 0"), &family, now))
 }
@@ -130,6 +131,7 @@ fn tokens(seed: &str, family: &FamilyId, now: OffsetDateTime) -> NewTokens {
             issued_at: now,
             expires_at: now + time::Duration::hours(1),
             revoked_at: None,
+            audience: papyrus_auth::oauth::Resources::none(),
         },
         refresh: Some(RefreshTokenRecord {
             digest: digest(&format!("refresh {seed}")),
@@ -144,6 +146,7 @@ fn tokens(seed: &str, family: &FamilyId, now: OffsetDateTime) -> NewTokens {
             family_expires_at: now + time::Duration::days(30),
             rotated_at: None,
             revoked_at: None,
+            resources: papyrus_auth::oauth::Resources::none(),
         }),
     }
 }

@@ -314,8 +314,8 @@ where
         {
             Answer::Now(Ok(principal)) => {
                 req.extensions_mut().insert(principal);
-                if let Some(realm) = config.auth.challenge_realm() {
-                    req.extensions_mut().insert(realm.clone());
+                if let Some(realm) = config.auth.challenge_for(req.headers()) {
+                    req.extensions_mut().insert(realm);
                 }
                 return AuthFuture::inner(self.service.call(req));
             }
@@ -328,7 +328,7 @@ where
             Answer::Later(pending) => pending,
         };
         let service = Rc::clone(&self.service);
-        let realm = config.auth.challenge_realm().cloned();
+        let realm = config.auth.challenge_for(req.headers());
         AuthFuture::boxed(Box::pin(async move {
             match pending.await {
                 Ok(principal) => {
@@ -439,6 +439,7 @@ pub fn configure(auth: HttpAuth) -> impl Fn(&mut web::ServiceConfig) + Clone + S
         for group in [
             EndpointGroup::OAuth,
             EndpointGroup::Metadata,
+            EndpointGroup::ResourceMetadata,
             EndpointGroup::Admin,
         ] {
             if auth.serves(group) {
@@ -466,6 +467,10 @@ pub fn configure_group(
                 "/admin/api-keys/{rest:.+}",
                 "/admin/audit",
                 "/admin/clients",
+            ],
+            EndpointGroup::ResourceMetadata => &[
+                "/.well-known/oauth-protected-resource",
+                "/.well-known/oauth-protected-resource/{rest:.+}",
             ],
         };
         for path in paths {

@@ -85,6 +85,11 @@ pub enum AuditEventKind {
     },
     /// An OAuth client was registered.
     ClientRegistered,
+    /// An OAuth client was deleted, and its tokens revoked.
+    ClientDeleted {
+        /// How many tokens were newly revoked.
+        revoked: u64,
+    },
     /// A client failed to authenticate at the token, revocation or
     /// introspection endpoint.
     ClientAuthFailed {
@@ -153,6 +158,7 @@ impl AuditEventKind {
             Self::KeyUsed => "key_used",
             Self::KeyRejected { .. } => "key_rejected",
             Self::ClientRegistered => "client_registered",
+            Self::ClientDeleted { .. } => "client_deleted",
             Self::ClientAuthFailed { .. } => "client_auth_failed",
             Self::CodeIssued { .. } => "code_issued",
             Self::AuthorizationDenied => "authorization_denied",

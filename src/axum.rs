@@ -282,8 +282,8 @@ where
         {
             Answer::Now(Ok(principal)) => {
                 req.extensions_mut().insert(principal);
-                if let Some(realm) = layer.auth.challenge_realm() {
-                    req.extensions_mut().insert(realm.clone());
+                if let Some(realm) = layer.auth.challenge_for(req.headers()) {
+                    req.extensions_mut().insert(realm);
                 }
                 return AuthFuture::inner(self.inner.call(req));
             }
@@ -300,7 +300,7 @@ where
         // The clone that was polled ready is the one we call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let realm = layer.auth.challenge_realm().cloned();
+        let realm = layer.auth.challenge_for(req.headers());
         AuthFuture::boxed(Box::pin(async move {
             match pending.await {
                 Ok(principal) => {
@@ -418,10 +418,26 @@ pub fn routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
     if auth.serves(EndpointGroup::Metadata) {
         router = router.merge(metadata_routes(auth.clone()));
     }
+    if auth.serves(EndpointGroup::ResourceMetadata) {
+        router = router.merge(resource_metadata_routes(auth.clone()));
+    }
     if auth.serves(EndpointGroup::Admin) {
         router = router.merge(admin_routes(auth));
     }
     router
+}
+
+/// [`EndpointGroup::ResourceMetadata`]: `/.well-known/oauth-protected-resource`
+/// and every path under it (RFC 9728 §3.1; the one of the configured
+/// resource answers, the others are JSON 404s).
+pub fn resource_metadata_routes<S: Clone + Send + Sync + 'static>(auth: HttpAuth) -> Router<S> {
+    Router::new()
+        .route("/.well-known/oauth-protected-resource", any(endpoint))
+        .route(
+            "/.well-known/oauth-protected-resource/{*rest}",
+            any(endpoint),
+        )
+        .with_state(auth)
 }
 
 /// [`EndpointGroup::OAuth`]: `/oauth/*` (authorize, token, revoke,

@@ -47,6 +47,11 @@ pub(crate) trait Verified: Send + Sync + 'static {
     fn subject(&self) -> &str;
     fn scopes(&self) -> &ScopeSet;
     fn method(&self) -> AuthMethod;
+    /// The resources the credential is bound to (RFC 8707); empty when it
+    /// is not bound to any.
+    fn audience(&self) -> &[Arc<str>] {
+        &[]
+    }
 }
 
 /// A principal built with [`Principal::new`].
@@ -112,6 +117,24 @@ impl Principal {
     /// How the request authenticated.
     pub fn method(&self) -> AuthMethod {
         self.0.method()
+    }
+
+    /// The resources the credential is bound to (RFC 8707: an access token
+    /// issued for them); empty when it is not bound (an API key, or a token
+    /// issued without a resource).
+    pub fn audience(&self) -> impl Iterator<Item = &str> {
+        self.0.audience().iter().map(|r| &**r)
+    }
+
+    /// Whether the credential may be used at `resource`: bound to it, or
+    /// (when `accept_unbound`) not bound to any.
+    pub fn usable_at(&self, resource: &str, accept_unbound: bool) -> bool {
+        let audience = self.0.audience();
+        if audience.is_empty() {
+            accept_unbound
+        } else {
+            audience.iter().any(|r| &**r == resource)
+        }
     }
 
     /// Whether the principal holds every scope of `required`.
@@ -204,6 +227,10 @@ pub enum Rejection {
     Expired,
     /// The client IP is outside the key's allowlist.
     IpNotAllowed,
+    /// An access token bound to other resources than the one it was
+    /// presented to (RFC 8707), or not bound where the resource server
+    /// requires it. Answered exactly as [`Rejection::Unknown`] on the wire.
+    WrongAudience,
     /// The credential lacks scopes the request needs.
     InsufficientScope {
         /// The scopes the request needs (all of them, as RFC 6750 §3 asks the
@@ -226,6 +253,7 @@ impl Rejection {
             Self::Revoked => "revoked",
             Self::Expired => "expired",
             Self::IpNotAllowed => "ip_not_allowed",
+            Self::WrongAudience => "wrong_audience",
             Self::InsufficientScope { .. } => "insufficient_scope",
         }
     }

@@ -648,9 +648,10 @@ async fn token_request_errors() {
         code_of(send(&f, base(&[("grant_type", "password")])).await),
         OAuthErrorCode::UnsupportedGrantType
     );
+    // Supported, but not for a client that did not register for it.
     assert_eq!(
         code_of(send(&f, base(&[("grant_type", "client_credentials")])).await),
-        OAuthErrorCode::UnsupportedGrantType
+        OAuthErrorCode::UnauthorizedClient
     );
     assert_eq!(
         code_of(send(&f, base(&[("code", "")])).await),
@@ -1670,7 +1671,7 @@ async fn server_metadata_rfc8414() {
     );
     assert_eq!(
         json["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(json["authorization_response_iss_parameter_supported"], true);
     assert!(

@@ -363,6 +363,7 @@ fn tokens(
         issued_at: now,
         expires_at: now + Duration::hours(1),
         revoked_at: None,
+        audience: papyrus_auth::oauth::Resources::none(),
     };
     let refresh = RefreshTokenRecord {
         digest: digest(&format!("refresh {family} {i}")),
@@ -379,6 +380,7 @@ fn tokens(
         family_expires_at: now + Duration::days(30),
         rotated_at: None,
         revoked_at: None,
+        resources: papyrus_auth::oauth::Resources::none(),
     };
     (access, refresh)
 }

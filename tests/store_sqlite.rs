@@ -606,6 +606,7 @@ async fn two_pools_on_one_file_exchange_a_code_once() {
         issued_at: now,
         expires_at: now + Duration::minutes(1),
         consumed_at: None,
+        resources: papyrus_auth::oauth::Resources::none(),
     };
     a.insert_code(code.clone()).await.unwrap();
     let mut tasks = Vec::new();
@@ -621,6 +622,7 @@ async fn two_pools_on_one_file_exchange_a_code_once() {
             issued_at: now,
             expires_at: now + Duration::hours(1),
             revoked_at: None,
+            audience: papyrus_auth::oauth::Resources::none(),
         };
         let d = code.digest;
         tasks.push(tokio::spawn(async move {
@@ -667,8 +669,8 @@ async fn connect_creates_the_file_in_wal_mode_and_migrates_idempotently() {
         .await
         .unwrap();
     assert_eq!(
-        applied, 3,
-        "0001_init, 0002_refresh_handle and 0003_fleet, each once"
+        applied, 4,
+        "0001_init, 0002_refresh_handle, 0003_fleet and 0006_resources_and_grant_types, each once"
     );
 }
 

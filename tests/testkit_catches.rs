@@ -170,6 +170,14 @@ impl GrantStore for Faulty {
         self.inner.revoke_access_token(digest, at).await
     }
 
+    async fn families_of_client(
+        &self,
+        tenant: &papyrus_auth::TenantId,
+        client: &papyrus_auth::oauth::ClientId,
+    ) -> Result<Vec<FamilyId>, StoreError> {
+        self.inner.families_of_client(tenant, client).await
+    }
+
     async fn purge_expired(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         if self.fault == Fault::Several {
             return Ok(0);

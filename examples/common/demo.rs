@@ -11,10 +11,13 @@ use papyrus_auth::{
     Actor, ApiKeyStore, ApiKeys, AuditLog, CacheConfig, MemoryApiKeyStore, MemoryAuditLog,
     MemoryClientStore, MemoryGrantStore, MemorySigningKeyStore, NewApiKey, PostgresStore,
     Principal, RedisCounters, SqliteStore, StoreOptions, Tee, TenantId, TracingAuditSink,
-    http::{HttpAuth, HttpAuthConfig, HttpResponse, StaticUsers, TenantSource, TrustedProxies},
+    http::{
+        HttpAuth, HttpAuthConfig, HttpResponse, ProtectedResource, StaticUsers, TenantSource,
+        TrustedProxies,
+    },
     oauth::{
         AuthorizationServer, AuthorizationServerConfig, ClientError, ClientId, ClientKind,
-        ClientStore, GrantStore, NewClient,
+        ClientStore, GrantStore, NewClient, RegistrationPolicy,
     },
     signing::SigningKeyStore,
 };
@@ -180,8 +183,15 @@ impl Demo {
         let sink = Arc::new(Tee(stores.audit.clone(), TracingAuditSink));
         let keys = ApiKeys::new(stores.keys, sink.clone());
         // Papyrus's own vocabulary: requests for other scopes are refused.
+        // Two resource servers (RFC 8707): the REST API and the MCP server
+        // (`cargo run --example mcp_server`); a token may be bound to either.
         let oauth_config = AuthorizationServerConfig::new(config.base_url.parse()?)
-            .with_known_scopes(PAPYRUS_SCOPES.parse()?);
+            .with_known_scopes(PAPYRUS_SCOPES.parse()?)
+            .with_resource(&format!("{}/api", config.base_url))?
+            .with_resource(&format!("{}/mcp", config.base_url))?
+            // Agents register themselves (RFC 7591): public clients with
+            // https or loopback redirect URIs, so many per address per hour.
+            .with_registration(RegistrationPolicy::Open);
         let oauth = AuthorizationServer::new(
             config.base_url.parse()?,
             stores.clients,
@@ -195,7 +205,15 @@ impl Demo {
             .with_oauth_tenant(oauth_tenant_source(&config.base_url, &tenant))
             .with_trusted_proxies(config.trusted_proxies.clone())
             .with_secure_cookies(config.base_url.starts_with("https://"))
-            .with_realm("papyrus");
+            .with_realm("papyrus")
+            // The REST API refuses tokens bound to another resource (the MCP
+            // server's); it still accepts unbound ones, which the demo's own
+            // single-page app asks for.
+            .with_protected_resource(
+                ProtectedResource::new(&format!("{}/api", config.base_url))?
+                    .with_scopes_supported(PAPYRUS_SCOPES.parse()?)
+                    .accept_unbound_tokens(true),
+            );
         let mut auth = HttpAuth::builder(keys.clone())
             .oauth(oauth.clone())
             .users(Arc::new(users))

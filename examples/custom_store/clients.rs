@@ -44,4 +44,9 @@ impl ClientStore for MyClientStore {
             .map(|c| OAuthClient::clone(c))
             .collect())
     }
+
+    async fn delete(&self, tenant: &TenantId, id: &ClientId) -> Result<bool, StoreError> {
+        let mut clients = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(clients.remove(&(tenant.clone(), id.clone())).is_some())
+    }
 }

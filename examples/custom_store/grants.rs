@@ -11,9 +11,9 @@ use std::{
 };
 
 use papyrus_auth::{
-    Digest, Lookup, OffsetDateTime, StoreError, async_trait,
+    Digest, Lookup, OffsetDateTime, StoreError, TenantId, async_trait,
     oauth::{
-        AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, FamilyId, GrantStore,
+        AccessTokenRecord, AuthorizationCodeRecord, ClientId, ConsumeCode, FamilyId, GrantStore,
         InsertTokens, MAX_CODE_TTL, NewTokens, RefreshTokenRecord, RotateRefresh,
     },
 };
@@ -188,6 +188,29 @@ impl GrantStore for MyGrantStore {
             }
         }
         Ok(revoked)
+    }
+
+    async fn families_of_client(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<Vec<FamilyId>, StoreError> {
+        let grants = self.grants();
+        let of_client = |t: &TenantId, c: &ClientId| t == tenant && c == client;
+        let families: HashSet<FamilyId> = grants
+            .access
+            .values()
+            .filter(|a| of_client(&a.tenant, &a.client_id))
+            .map(|a| a.family.clone())
+            .chain(
+                grants
+                    .refresh
+                    .values()
+                    .filter(|r| of_client(&r.tenant, &r.client_id))
+                    .map(|r| r.family.clone()),
+            )
+            .collect();
+        Ok(families.into_iter().collect())
     }
 
     async fn revoke_access_token(

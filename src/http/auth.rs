@@ -80,6 +80,10 @@ pub struct HttpAuthConfig {
     /// The realm of the `WWW-Authenticate` challenges (RFC 7235 §2.2).
     /// Defaults to [`DEFAULT_REALM`](super::DEFAULT_REALM), `api`.
     pub realm: String,
+    /// The resource the bearer layer protects (RFC 8707, RFC 9728): tokens
+    /// bound to other resources are refused, challenges name the metadata,
+    /// and the metadata is served. Defaults to none: no audience check.
+    pub protected_resource: Option<super::ProtectedResource>,
 }
 
 impl Default for HttpAuthConfig {
@@ -98,6 +102,7 @@ impl Default for HttpAuthConfig {
             csrf_key: None,
             throttle: Some(ThrottleConfig::default()),
             realm: super::DEFAULT_REALM.to_owned(),
+            protected_resource: None,
         }
     }
 }
@@ -111,6 +116,11 @@ impl HttpAuthConfig {
     /// Sets [`oauth_tenant`](Self::oauth_tenant).
     pub fn with_oauth_tenant(mut self, source: TenantSource) -> Self {
         self.oauth_tenant = source;
+        self
+    }
+    /// Sets [`protected_resource`](Self::protected_resource).
+    pub fn with_protected_resource(mut self, resource: super::ProtectedResource) -> Self {
+        self.protected_resource = Some(resource);
         self
     }
     /// Sets [`trusted_proxies`](Self::trusted_proxies).
@@ -211,6 +221,10 @@ pub enum EndpointGroup {
     /// `/admin/api-keys…`, `/admin/audit`, and with OAuth `/admin/clients`:
     /// served with the admin API.
     Admin,
+    /// `/.well-known/oauth-protected-resource` and the path-suffixed form
+    /// (RFC 9728): served with a
+    /// [`protected_resource`](HttpAuthConfig::protected_resource).
+    ResourceMetadata,
 }
 
 /// What serving OAuth takes: the server, and who signs users in.
@@ -258,19 +272,56 @@ impl HttpAuth {
         })
     }
 
+    /// The same authentication (stores, authorization server, throttle,
+    /// signing keys: all shared) guarding another resource: for an
+    /// application that serves several resources (an API and an MCP
+    /// server, say), one layer per resource, each refusing the others'
+    /// tokens. See [`ProtectedResource`](super::ProtectedResource).
+    pub fn protecting(&self, resource: super::ProtectedResource) -> Self {
+        self.clone()
+            .rebuilt(|inner| inner.config.protected_resource = Some(resource))
+    }
+
+    /// The same authentication, finding the tenant of API requests in
+    /// `source` (see [`HttpAuthConfig::api_tenant`]): for a resource whose
+    /// clients cannot send `X-Tenant-Id` (an MCP client knows only a URL).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::OAuthTenant`](super::BuildError::OAuthTenant) for
+    /// [`TenantSource::Issuer`] when the issuer names no `{tenant}` in its
+    /// host.
+    pub fn with_api_tenant(self, source: TenantSource) -> Result<Self, super::BuildError> {
+        let source = match &self.inner.oauth {
+            Some(o) => super::builder::from_issuer(&source, &o.server)?,
+            None => source,
+        };
+        Ok(self.rebuilt(|inner| inner.config.api_tenant = source))
+    }
+
     /// Whether this `HttpAuth` serves `group` (its endpoints answer 404
     /// otherwise).
     pub fn serves(&self, group: EndpointGroup) -> bool {
         match group {
             EndpointGroup::OAuth | EndpointGroup::Metadata => self.inner.oauth.is_some(),
             EndpointGroup::Admin => self.inner.admin.is_some(),
+            EndpointGroup::ResourceMetadata => self.inner.config.protected_resource.is_some(),
         }
     }
 
     /// The realm extractors should name, when not the default: the
     /// adapters put it beside the principal.
-    pub(crate) fn challenge_realm(&self) -> Option<&super::extract::ChallengeRealm> {
-        self.inner.realm.as_ref()
+    pub(crate) fn challenge_for(
+        &self,
+        headers: &impl HeaderSource,
+    ) -> Option<super::extract::ChallengeRealm> {
+        match self.resource_metadata_url(headers) {
+            None => self.inner.realm.clone(),
+            Some(url) => Some(super::extract::ChallengeRealm {
+                realm: self.inner.realm.as_ref().and_then(|r| r.realm.clone()),
+                resource_metadata: Some(url.into()),
+            }),
+        }
     }
 
     /// The configuration.
@@ -323,6 +374,11 @@ impl HttpAuth {
             return rejection_response(&r);
         }
         let path = req.path.trim_end_matches('/');
+        if let Some(resource) = &self.inner.config.protected_resource
+            && path.starts_with(super::PROTECTED_RESOURCE_METADATA_PATH)
+        {
+            return self.protected_resource_metadata(resource, req, path);
+        }
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let m = req.method.as_str();
         let served = match segments.as_slice() {
@@ -341,6 +397,10 @@ impl HttpAuth {
             ("POST", ["oauth", "token"], Some(o)) => self.token(&o.server, req).await,
             ("POST", ["oauth", "revoke"], Some(o)) => self.revoke(&o.server, req).await,
             ("POST", ["oauth", "introspect"], Some(o)) => self.introspect(&o.server, req).await,
+            ("POST", ["oauth", "register"], Some(o)) => self.register(&o.server, req).await,
+            ("GET" | "DELETE", ["oauth", "register", id], Some(o)) => {
+                self.manage_registration(&o.server, req, id).await
+            }
             (
                 "GET",
                 [
@@ -362,7 +422,10 @@ impl HttpAuth {
             ("GET", ["admin", "clients"], _) => self.admin(req, Admin::ListClients).await,
             ("POST", ["admin", "clients"], _) => self.admin(req, Admin::CreateClient).await,
             (_, ["oauth", "authorize"], _) => method_not_allowed("GET, POST"),
-            (_, ["oauth", "token" | "revoke" | "introspect"], _) => method_not_allowed("POST"),
+            (_, ["oauth", "token" | "revoke" | "introspect" | "register"], _) => {
+                method_not_allowed("POST")
+            }
+            (_, ["oauth", "register", _], _) => method_not_allowed("GET, DELETE"),
             (
                 _,
                 [
@@ -378,6 +441,39 @@ impl HttpAuth {
             (_, ["admin", "api-keys", _, "rotate" | "revoke"], _) => method_not_allowed("POST"),
             _ => not_found(),
         }
+    }
+
+    /// `GET /.well-known/oauth-protected-resource[/path]` (RFC 9728 §3):
+    /// the metadata of the configured resource, at its path-suffixed URL
+    /// and at the bare one (clients that found no path-suffixed document
+    /// try it next).
+    fn protected_resource_metadata(
+        &self,
+        resource: &super::ProtectedResource,
+        req: &HttpRequest,
+        path: &str,
+    ) -> HttpResponse {
+        // A client that fetches metadata knows only a URL: the API's tenant
+        // source, else the OAuth endpoints' (the host).
+        let config = &self.inner.config;
+        let tenant = match config
+            .api_tenant
+            .resolve(req)
+            .or_else(|_| config.oauth_tenant.resolve(req))
+        {
+            Ok(tenant) => tenant,
+            Err(r) => return rejection_response(&r),
+        };
+        if path != super::PROTECTED_RESOURCE_METADATA_PATH
+            && path != resource.metadata_path_for(&tenant)
+        {
+            return not_found();
+        }
+        if req.method != "GET" {
+            return method_not_allowed("GET");
+        }
+        let issuer = self.oauth().map(|o| o.config().issuer_for(&tenant));
+        super::metadata_response(&resource.metadata(&tenant, issuer))
     }
 
     /// The tenant an OAuth request names.
@@ -456,7 +552,10 @@ pub(super) fn bearer_failure_subjects(
                 .chain([credential])
                 .collect(),
         ),
-        Rejection::WrongTenant | Rejection::Revoked | Rejection::Expired => Some(vec![credential]),
+        Rejection::WrongTenant
+        | Rejection::WrongAudience
+        | Rejection::Revoked
+        | Rejection::Expired => Some(vec![credential]),
         _ => None,
     }
 }

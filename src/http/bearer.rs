@@ -123,11 +123,32 @@ impl HttpAuth {
     ) -> HttpAuthentication {
         let answer = self.authenticate_in_default_realm(headers, peer, required);
         let realm = &self.inner.config.realm;
-        if realm == super::DEFAULT_REALM {
+        let metadata = self.resource_metadata_url(headers);
+        if realm == super::DEFAULT_REALM && metadata.is_none() {
             return answer;
         }
         let realm = realm.clone();
-        answer.map(move |result| result.map_err(|response| super::in_realm(response, &realm)))
+        answer.map(move |result| {
+            result.map_err(|response| {
+                let response = super::in_realm(response, &realm);
+                match &metadata {
+                    Some(url) => super::with_resource_metadata(response, url),
+                    None => response,
+                }
+            })
+        })
+    }
+
+    /// The `resource_metadata` URL a challenge names (RFC 9728 §5.1), when
+    /// a protected resource is configured and the request's tenant is
+    /// known (or the resource is the same for every tenant).
+    pub(super) fn resource_metadata_url(&self, headers: &impl HeaderSource) -> Option<String> {
+        let resource = self.inner.config.protected_resource.as_ref()?;
+        if !resource.per_tenant() {
+            return Some(resource.metadata_url_for_name(""));
+        }
+        let tenant = self.inner.config.api_tenant.resolve_name(headers).ok()?;
+        Some(resource.metadata_url_for_name(&tenant))
     }
 
     fn authenticate_in_default_realm(
@@ -186,6 +207,14 @@ impl HttpAuth {
         result: Result<Principal, AuthError>,
         presented: &Presented<'_>,
     ) -> Result<Result<Principal, HttpResponse>, Box<Failure>> {
+        // RFC 8707: an access token bound to other resources (or to none,
+        // unless accepted) is not for this resource server.
+        let result = match (&self.inner.config.protected_resource, result) {
+            (Some(resource), Ok(principal)) if !resource.admits(&principal, &presented.tenant) => {
+                Err(AuthError::Rejected(Rejection::WrongAudience))
+            }
+            (_, result) => result,
+        };
         if self.inner.throttle.is_some()
             && let Err(AuthError::Rejected(rejection)) = &result
             && let Some(failure) = presented.failure(rejection)

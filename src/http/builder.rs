@@ -184,8 +184,12 @@ impl HttpAuthBuilder {
                 throttle: config.throttle.map(|t| Arc::new(Throttle::new(t))),
                 keys: Arc::new(signing_keys),
                 successes: crate::metrics::Successes::register(),
-                realm: (config.realm != super::DEFAULT_REALM)
-                    .then(|| super::extract::ChallengeRealm(config.realm.as_str().into())),
+                realm: (config.realm != super::DEFAULT_REALM).then(|| {
+                    super::extract::ChallengeRealm {
+                        realm: Some(config.realm.as_str().into()),
+                        resource_metadata: None,
+                    }
+                }),
                 config,
             }),
         })
@@ -193,7 +197,7 @@ impl HttpAuthBuilder {
 }
 
 /// `source` with [`TenantSource::Issuer`] made concrete for `server`.
-fn from_issuer(
+pub(super) fn from_issuer(
     source: &TenantSource,
     server: &AuthorizationServer,
 ) -> Result<TenantSource, BuildError> {

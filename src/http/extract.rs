@@ -283,28 +283,34 @@ impl<R> fmt::Debug for RequireScopes<R> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRejection {
     reason: Rejection,
-    /// The application's realm, when it named one.
-    realm: Option<Arc<str>>,
+    /// The application's realm and resource metadata, when it named them.
+    challenge: Option<ChallengeRealm>,
 }
 
-/// The realm of the application's challenges, left in a request's
-/// extensions by the adapters' layer (only when it is not the default) for
-/// the extractors' rejections.
-#[derive(Debug, Clone)]
-pub(crate) struct ChallengeRealm(pub(crate) Arc<str>);
+/// What the application's challenges name beyond the defaults: its realm,
+/// and its protected-resource metadata (RFC 9728 §5.1). Left in a
+/// request's extensions by the adapters' layer (only when there is
+/// something to name) for the extractors' rejections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChallengeRealm {
+    /// The realm, when not the default.
+    pub(crate) realm: Option<Arc<str>>,
+    /// The `resource_metadata` URL.
+    pub(crate) resource_metadata: Option<Arc<str>>,
+}
 
 impl AuthRejection {
     /// A rejection for `reason`.
     pub fn new(reason: Rejection) -> Self {
         Self {
             reason,
-            realm: None,
+            challenge: None,
         }
     }
 
     /// The rejection, challenging in `realm` when one is given.
     pub(crate) fn in_realm(mut self, realm: Option<&ChallengeRealm>) -> Self {
-        self.realm = realm.map(|r| r.0.clone());
+        self.challenge = realm.cloned();
         self
     }
 
@@ -320,11 +326,16 @@ impl AuthRejection {
 
     /// The framework-neutral response (JSON body, `WWW-Authenticate`).
     pub fn response(&self) -> HttpResponse {
-        let response = rejection_response(&self.reason);
-        match &self.realm {
-            Some(realm) => super::in_realm(response, realm),
-            None => response,
+        let mut response = rejection_response(&self.reason);
+        if let Some(challenge) = &self.challenge {
+            if let Some(realm) = &challenge.realm {
+                response = super::in_realm(response, realm);
+            }
+            if let Some(url) = &challenge.resource_metadata {
+                response = super::with_resource_metadata(response, url);
+            }
         }
+        response
     }
 }
 

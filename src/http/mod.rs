@@ -33,7 +33,9 @@ mod extract;
 mod login;
 mod oauth;
 mod pages;
+mod registration;
 mod request;
+mod resource_server;
 mod tenant;
 
 pub use auth::{EndpointGroup, HttpAuth, HttpAuthConfig, body_too_large};
@@ -50,6 +52,9 @@ pub use extract::{
 pub use login::{LoginConsent, StaticUsers, UserDirectory};
 pub use request::{HeaderSource, HeaderStats, HttpRequest};
 pub(crate) use request::{at_most_one, readable_or_replaced};
+pub use resource_server::{
+    PROTECTED_RESOURCE_METADATA_PATH, ProtectedResource, ProtectedResourceMetadata,
+};
 pub use tenant::TenantSource;
 
 pub use crate::credential::{MAX_AUTHORIZATION_LEN, bearer_token, tenant_from_header};
@@ -60,7 +65,7 @@ use crate::{
     api_key::ApiKeyError,
     oauth::{
         AuthorizeError, ClientError, ErrorRedirect, Introspection, OAuthError, OAuthErrorCode,
-        ServerMetadata, TokenResponse,
+        TokenResponse,
     },
 };
 
@@ -71,6 +76,19 @@ pub const DEFAULT_REALM: &str = "api";
 /// `response` with its challenges naming `realm` instead of
 /// [`DEFAULT_REALM`] (`realm` already fit for a quoted string: see
 /// [`HttpAuthConfig::with_realm`]).
+/// Adds `resource_metadata="…"` (RFC 9728 §5.1) to the `Bearer` challenge
+/// of a `401` or `403`.
+pub(crate) fn with_resource_metadata(mut response: HttpResponse, url: &str) -> HttpResponse {
+    if matches!(response.status, 401 | 403) {
+        for (name, value) in &mut response.headers {
+            if name.eq_ignore_ascii_case("WWW-Authenticate") && value.starts_with("Bearer") {
+                value.push_str(&format!(", resource_metadata=\"{url}\""));
+            }
+        }
+    }
+    response
+}
+
 pub(crate) fn in_realm(mut response: HttpResponse, realm: &str) -> HttpResponse {
     if realm != DEFAULT_REALM {
         let default = concat!("realm=\"", "api", "\"");
@@ -200,6 +218,7 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
         ),
         Rejection::Malformed
         | Rejection::Unknown
+        | Rejection::WrongAudience
         | Rejection::WrongTenant
         | Rejection::Revoked
         | Rejection::Expired => {
@@ -359,7 +378,7 @@ pub fn revocation_response() -> HttpResponse {
 }
 
 /// Server metadata (RFC 8414 §3.2): 200, JSON, cacheable for an hour.
-pub fn metadata_response(metadata: &ServerMetadata) -> HttpResponse {
+pub fn metadata_response(metadata: &impl serde::Serialize) -> HttpResponse {
     let body = serde_json::to_value(metadata).unwrap_or(Value::Null);
     let mut r = HttpResponse::json(200, &body);
     r.headers.retain(|(n, _)| *n != "Cache-Control");

@@ -20,9 +20,9 @@ use serde::Serialize;
 
 use super::{
     AuthorizationCodeRecord, AuthorizationServer, CODE_PREFIX, ClientId, ClientInfo, CodeChallenge,
-    CodeChallengeMethod, FamilyId, OAuthClient, OAuthError, OAuthErrorCode,
+    CodeChallengeMethod, FamilyId, OAuthClient, OAuthError, OAuthErrorCode, Resources,
     params::{Params, append_query},
-    redirect_uri_matches,
+    plan_new_resources, redirect_uri_matches,
 };
 use crate::{
     AuditEvent, AuditEventKind, AuthorizationCode, ScopeSet, TenantId, audit::Actor,
@@ -34,6 +34,8 @@ use crate::{
 pub(crate) struct AuthorizePolicy<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) known_scopes: &'a ScopeSet,
+    /// The tenant's registered resources (RFC 8707).
+    pub(crate) resources: &'a Resources,
     pub(crate) allow_plain_pkce: bool,
 }
 
@@ -128,6 +130,14 @@ impl<'a> AuthorizationRequest<'a> {
                 "state must be UTF-8 (RFC 6749 A.5: visible ASCII), to be echoed exactly",
             )));
         }
+        if !client
+            .grant_types
+            .contains(super::GrantTypes::AUTHORIZATION_CODE)
+        {
+            return Err(redirect(OAuthError::unauthorized_client(
+                "this client is not registered for the authorization code grant",
+            )));
+        }
         match p.get("response_type").map_err(redirect)? {
             None => {
                 return Err(redirect(OAuthError::invalid_request(
@@ -167,6 +177,11 @@ impl<'a> AuthorizationRequest<'a> {
         }
         // Every record this grant leads to shares the client's scope strings.
         let scopes = scopes.interned_in(&client.allowed_scopes);
+        // RFC 8707 §2: the resources the tokens are to be for, each
+        // registered for the tenant.
+        let resources = Resources::parse(p.all("resource"))
+            .and_then(|r| plan_new_resources(&r, policy.resources))
+            .map_err(redirect)?;
         let challenge = p.get("code_challenge").map_err(redirect)?.ok_or_else(|| {
             redirect(OAuthError::invalid_request(
                 "code_challenge required (PKCE)",
@@ -198,6 +213,7 @@ impl<'a> AuthorizationRequest<'a> {
             redirect_uri,
             redirect_uri_sent: sent.is_some(),
             scopes,
+            resources,
             state,
             challenge,
             issuer: policy.issuer.to_owned(),
@@ -230,6 +246,9 @@ pub struct ValidatedAuthorization {
     pub redirect_uri_sent: bool,
     /// The scopes requested (or the client's defaults).
     pub scopes: ScopeSet,
+    /// The resources the tokens are to be for (RFC 8707); empty when the
+    /// request named none (the tokens are then not bound to any).
+    pub resources: Resources,
     /// The client's `state`, echoed exactly.
     pub state: Option<String>,
     /// The PKCE challenge.
@@ -358,6 +377,7 @@ impl AuthorizationServer {
             AuthorizePolicy {
                 issuer: &issuer,
                 known_scopes: &self.config.known_scopes,
+                resources: &self.config.resources_for(tenant),
                 allow_plain_pkce: self.config.dangerous_options().allow_plain_pkce,
             },
         )
@@ -394,6 +414,7 @@ impl AuthorizationServer {
             issued_at: now,
             expires_at: now.saturating_add(self.config.effective_code_ttl()),
             consumed_at: None,
+            resources: request.resources.clone(),
         };
         self.grants.insert_code(record).await?;
         self.emit(

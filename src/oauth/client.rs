@@ -48,6 +48,12 @@ pub struct OAuthClient {
     pub refresh_token_ttl: Option<Duration>,
     /// When the client was registered.
     pub created_at: OffsetDateTime,
+    /// The grants it may use (RFC 7591 `grant_types`); others are
+    /// `unauthorized_client`.
+    pub grant_types: super::GrantTypes,
+    /// The digest of its registration access token, when it registered
+    /// itself (RFC 7591); `None` for a client an administrator registered.
+    pub registration_digest: Option<Digest>,
 }
 
 /// A secret-free view of a client, for admin pages and consent screens.
@@ -64,6 +70,10 @@ pub struct ClientInfo {
     pub default_scopes: ScopeSet,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    pub grant_types: super::GrantTypes,
+    /// Whether it registered itself (RFC 7591) rather than by an
+    /// administrator.
+    pub dynamically_registered: bool,
 }
 
 impl OAuthClient {
@@ -78,6 +88,8 @@ impl OAuthClient {
             allowed_scopes: self.allowed_scopes.clone(),
             default_scopes: self.default_scopes.clone(),
             created_at: self.created_at,
+            grant_types: self.grant_types,
+            dynamically_registered: self.registration_digest.is_some(),
         }
     }
 }
@@ -274,6 +286,20 @@ pub trait ClientStore: fmt::Debug + Send + Sync + 'static {
 
     /// Every client of this tenant and no other, in any order.
     async fn list(&self, tenant: &TenantId) -> Result<Vec<OAuthClient>, StoreError>;
+
+    /// Deletes the client with this id in this tenant (another tenant's
+    /// client of the same id stays): whether there was one. After it,
+    /// [`get`](Self::get) finds none, so no grant of the client works any
+    /// more. Needed for RFC 7592 deletion; the default refuses, saying
+    /// so.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure; by default, that deletion is not supported.
+    async fn delete(&self, tenant: &TenantId, id: &ClientId) -> Result<bool, StoreError> {
+        let _ = (tenant, id);
+        Err(StoreError::other("this client store cannot delete clients"))
+    }
 }
 
 #[cfg(test)]

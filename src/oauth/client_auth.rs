@@ -216,6 +216,8 @@ mod tests {
             access_token_ttl: None,
             refresh_token_ttl: None,
             created_at: datetime!(2026-06-01 12:00 UTC),
+            grant_types: crate::oauth::GrantTypes::default(),
+            registration_digest: None,
         }
     }
 

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{
     AuthorizationServer, AuthorizationServerConfig, CLIENT_SECRET_PREFIX, ClientId, ClientInfo,
-    ClientKind, OAuthClient, validate_redirect_uri,
+    ClientKind, GrantTypes, OAuthClient, validate_redirect_uri,
 };
 use crate::{
     AuditEvent, AuditEventKind, ClientSecret, Digest, ScopeSet, StoreError, TenantId, audit::Actor,
@@ -43,6 +43,11 @@ pub struct NewClient {
     /// Refresh-token lifetime in seconds for this client. Defaults to the server's.
     #[serde(default, with = "opt_seconds")]
     pub refresh_token_ttl: Option<Duration>,
+    /// The grants the client may use. Defaults to `authorization_code` and
+    /// `refresh_token`; `client_credentials` is for confidential clients
+    /// only.
+    #[serde(default)]
+    pub grant_types: GrantTypes,
 }
 
 mod opt_seconds {
@@ -72,7 +77,26 @@ impl NewClient {
             client_id: None,
             access_token_ttl: None,
             refresh_token_ttl: None,
+            grant_types: GrantTypes::default(),
         }
+    }
+
+    /// A confidential client for machine-to-machine calls: the client
+    /// credentials grant only, no redirect URI, every allowed scope by
+    /// default.
+    pub fn machine(name: impl Into<String>, allowed_scopes: ScopeSet) -> Self {
+        Self {
+            redirect_uris: Vec::new(),
+            grant_types: GrantTypes::CLIENT_CREDENTIALS,
+            default_scopes: allowed_scopes.clone(),
+            ..Self::new(name, ClientKind::Confidential, "", allowed_scopes)
+        }
+    }
+
+    /// Sets the grants the client may use.
+    pub fn with_grant_types(mut self, grants: GrantTypes) -> Self {
+        self.grant_types = grants;
+        self
     }
     /// Uses a chosen client id.
     pub fn with_client_id(mut self, id: ClientId) -> Self {
@@ -150,7 +174,28 @@ pub fn plan_registration(
 ) -> Result<OAuthClient, ClientError> {
     let invalid = |s: &'static str| ClientError::Invalid(Cow::Borrowed(s));
     crate::names::check_display_name(&new.name).map_err(invalid)?;
-    if new.redirect_uris.is_empty() || new.redirect_uris.len() > super::MAX_REDIRECT_URIS {
+    let grants = new.grant_types;
+    if grants.is_empty() {
+        return Err(invalid("grant_types must name at least one grant"));
+    }
+    if grants.contains(GrantTypes::CLIENT_CREDENTIALS) && new.kind != ClientKind::Confidential {
+        return Err(invalid(
+            "client_credentials is for confidential clients only (RFC 6749 section 4.4)",
+        ));
+    }
+    if grants.contains(GrantTypes::REFRESH_TOKEN)
+        && !grants.contains(GrantTypes::AUTHORIZATION_CODE)
+    {
+        return Err(invalid(
+            "refresh_token needs authorization_code (client credentials issue no refresh token)",
+        ));
+    }
+    // Redirect URIs are for the code grant; a client-credentials-only
+    // client may register none.
+    let needs_redirect = grants.contains(GrantTypes::AUTHORIZATION_CODE);
+    if (needs_redirect && new.redirect_uris.is_empty())
+        || new.redirect_uris.len() > super::MAX_REDIRECT_URIS
+    {
         return Err(invalid("register 1 to 16 redirect URIs"));
     }
     for uri in &new.redirect_uris {
@@ -189,6 +234,8 @@ pub fn plan_registration(
         access_token_ttl: new.access_token_ttl,
         refresh_token_ttl: new.refresh_token_ttl,
         created_at: now,
+        grant_types: grants,
+        registration_digest: None,
     })
 }
 
@@ -208,11 +255,24 @@ impl AuthorizationServer {
         new: NewClient,
         actor: &Actor,
     ) -> Result<RegisteredClient, ClientError> {
+        self.register_client_with(tenant, new, actor, None).await
+    }
+
+    /// [`register_client`](Self::register_client), keeping the digest of a
+    /// registration access token (RFC 7592) with the client.
+    pub(super) async fn register_client_with(
+        &self,
+        tenant: &TenantId,
+        new: NewClient,
+        actor: &Actor,
+        registration_digest: Option<Digest>,
+    ) -> Result<RegisteredClient, ClientError> {
         let now = self.now();
         let secret = (new.kind == ClientKind::Confidential)
             .then(|| ClientSecret::new(random_token(CLIENT_SECRET_PREFIX)));
         let digest = secret.as_ref().map(|s| self.digest(s.expose_secret()));
-        let client = plan_registration(tenant, new, digest, &self.config, now)?;
+        let mut client = plan_registration(tenant, new, digest, &self.config, now)?;
+        client.registration_digest = registration_digest;
         self.clients.insert(&client).await.map_err(|e| {
             if e.kind() == crate::StoreErrorKind::Conflict {
                 ClientError::Conflict
@@ -250,6 +310,43 @@ impl AuthorizationServer {
             Some(c) if c.tenant == *tenant => Ok(c.info()),
             _ => Err(ClientError::NotFound),
         }
+    }
+
+    /// Deletes a client of `tenant` and revokes every token issued to it
+    /// (each of its token families, as a reuse would: refresh tokens,
+    /// access tokens, and the family, so that a grant in flight cannot add
+    /// to it). Audited.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::NotFound`] if the tenant has no such client;
+    /// [`ClientError::Store`] when a store fails (or cannot delete clients
+    /// or find a client's tokens).
+    pub async fn delete_client(
+        &self,
+        tenant: &TenantId,
+        id: &ClientId,
+        actor: &Actor,
+    ) -> Result<(), ClientError> {
+        if !self.clients.delete(tenant, id).await? {
+            return Err(ClientError::NotFound);
+        }
+        let now = self.now();
+        let mut revoked = 0;
+        for family in self.grants.families_of_client(tenant, id).await? {
+            revoked += self.grants.revoke_family(&family, now).await?;
+        }
+        self.emit(
+            AuditEvent::new(
+                now,
+                tenant.clone(),
+                actor.clone(),
+                AuditEventKind::ClientDeleted { revoked },
+            )
+            .with_client(id.clone()),
+        )
+        .await;
+        Ok(())
     }
 
     /// Every client of `tenant`.

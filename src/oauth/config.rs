@@ -2,8 +2,13 @@
 
 use time::Duration;
 
-use super::Issuer;
+use std::{collections::HashMap, sync::Arc};
+
+use super::{Issuer, OAuthError, RegistrationPolicy, Resources, validate_resource_template};
 use crate::{ScopeSet, SecretHasher, TenantId};
+
+/// The placeholder of a resource template.
+const TENANT: &str = "{tenant}";
 
 /// The longest an authorization code may live (RFC 6749 §4.1.2: "a maximum
 /// authorization code lifetime of 10 minutes is RECOMMENDED").
@@ -52,6 +57,20 @@ pub struct AuthorizationServerConfig {
     pub hasher: SecretHasher,
     /// Endpoint paths, for the server metadata.
     pub endpoints: Endpoints,
+    /// The resource servers tokens may be bound to (RFC 8707), as
+    /// templates with `{tenant}` where each tenant's URI differs
+    /// (`https://{tenant}.papyrus.io/mcp`): set with
+    /// [`with_resource`](Self::with_resource). A request naming another
+    /// resource is `invalid_target`. Defaults to none: tokens are then
+    /// never bound, and a request naming any resource is refused.
+    pub resources: Vec<Arc<str>>,
+    /// Who may register clients at the registration endpoint (RFC 7591):
+    /// every tenant's policy, unless [`tenant_registration`](Self::tenant_registration)
+    /// names it. Defaults to [`RegistrationPolicy::Off`].
+    pub registration: RegistrationPolicy,
+    /// Per-tenant registration policies, overriding
+    /// [`registration`](Self::registration).
+    pub tenant_registration: HashMap<TenantId, RegistrationPolicy>,
     dangerous: DangerousOptions,
 }
 
@@ -67,6 +86,9 @@ pub struct Endpoints {
     pub revoke: String,
     /// Defaults to `/oauth/introspect`.
     pub introspect: String,
+    /// Dynamic client registration (RFC 7591). Defaults to
+    /// `/oauth/register`.
+    pub register: String,
 }
 
 impl Default for Endpoints {
@@ -76,6 +98,7 @@ impl Default for Endpoints {
             token: "/oauth/token".into(),
             revoke: "/oauth/revoke".into(),
             introspect: "/oauth/introspect".into(),
+            register: "/oauth/register".into(),
         }
     }
 }
@@ -104,8 +127,75 @@ impl AuthorizationServerConfig {
             refresh_reuse_grace: Duration::ZERO,
             hasher: SecretHasher::sha256(),
             endpoints: Endpoints::default(),
+            resources: Vec::new(),
+            registration: RegistrationPolicy::Off,
+            tenant_registration: HashMap::new(),
             dangerous: DangerousOptions::default(),
         }
+    }
+
+    /// Registers a resource server (RFC 8707) by its URI, `{tenant}` where
+    /// each tenant's differs: an absolute URI without a fragment.
+    ///
+    /// ```
+    /// use papyrus_auth::{TenantId, oauth::AuthorizationServerConfig};
+    ///
+    /// let config = AuthorizationServerConfig::new("https://{tenant}.papyrus.io".parse()?)
+    ///     .with_resource("https://{tenant}.papyrus.io/mcp")?;
+    /// let acme: TenantId = "acme".parse()?;
+    /// assert!(config.resources_for(&acme).contains("https://acme.papyrus.io/mcp"));
+    /// assert!(config.clone().with_resource("/mcp").is_err()); // not absolute
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `invalid_target` (with the reason) for a URI
+    /// [`validate_resource_template`] refuses.
+    pub fn with_resource(mut self, template: &str) -> Result<Self, OAuthError> {
+        validate_resource_template(template)?;
+        let template: Arc<str> = Arc::from(template);
+        if !self.resources.contains(&template) {
+            self.resources.push(template);
+        }
+        Ok(self)
+    }
+
+    /// Sets every tenant's [`registration`](Self::registration) policy.
+    pub fn with_registration(mut self, policy: RegistrationPolicy) -> Self {
+        self.registration = policy;
+        self
+    }
+
+    /// Sets `tenant`'s registration policy, overriding the default.
+    pub fn with_tenant_registration(
+        mut self,
+        tenant: TenantId,
+        policy: RegistrationPolicy,
+    ) -> Self {
+        self.tenant_registration.insert(tenant, policy);
+        self
+    }
+
+    /// The registration policy of `tenant`.
+    pub fn registration_for(&self, tenant: &TenantId) -> RegistrationPolicy {
+        self.tenant_registration
+            .get(tenant)
+            .copied()
+            .unwrap_or(self.registration)
+    }
+
+    /// The resources registered for `tenant`: the templates with
+    /// `{tenant}` replaced.
+    pub fn resources_for(&self, tenant: &TenantId) -> Resources {
+        if self.resources.is_empty() {
+            return Resources::none();
+        }
+        Resources::from_trusted(
+            self.resources
+                .iter()
+                .map(|t| t.replace(TENANT, tenant.as_str())),
+        )
     }
 
     /// Sets [`issuer`](Self::issuer).

@@ -46,6 +46,18 @@ pub enum OAuthErrorCode {
     /// RFC 7009 §2.2.1: "The authorization server does not support the
     /// revocation of the presented token type."
     UnsupportedTokenType,
+    /// RFC 8707 §2: "The requested resource is invalid, missing, unknown,
+    /// or malformed."
+    InvalidTarget,
+    /// RFC 7591 §3.2.2: "The value of one or more redirection URIs is
+    /// invalid."
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: "The value of one of the client metadata fields is
+    /// invalid and the server has rejected this request."
+    InvalidClientMetadata,
+    /// RFC 6750 §3.1: the bearer token (here, a registration access token,
+    /// RFC 7592 §2) is invalid. Answered with 401.
+    InvalidToken,
 }
 
 impl OAuthErrorCode {
@@ -63,6 +75,10 @@ impl OAuthErrorCode {
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidTarget => "invalid_target",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidToken => "invalid_token",
         }
     }
 
@@ -71,7 +87,7 @@ impl OAuthErrorCode {
     /// `temporarily_unavailable`, 500 for `server_error`, else 400.
     pub fn status(self) -> u16 {
         match self {
-            Self::InvalidClient => 401,
+            Self::InvalidClient | Self::InvalidToken => 401,
             Self::TemporarilyUnavailable => 503,
             Self::ServerError => 500,
             _ => 400,
@@ -182,6 +198,14 @@ impl OAuthError {
     /// `invalid_scope`.
     pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(OAuthErrorCode::InvalidScope, description)
+    }
+    /// `invalid_target` (RFC 8707).
+    pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(OAuthErrorCode::InvalidTarget, description)
+    }
+    /// `unauthorized_client`: the client may not use this grant.
+    pub fn unauthorized_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(OAuthErrorCode::UnauthorizedClient, description)
     }
     /// `temporarily_unavailable`, for a failing store.
     pub fn unavailable() -> Self {

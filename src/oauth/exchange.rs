@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 use super::{
     AuthorizationCodeRecord, AuthorizationServer, ConsumeCode, OAuthClient, OAuthError,
-    TokenResponse, params::Params, pkce::is_valid_verifier_syntax,
+    TokenResponse, params::Params, pkce::is_valid_verifier_syntax, plan_resources,
+    requested_resources, server::Mint,
 };
 use crate::{AuditEventKind, PkceVerifier, StoreError, TenantId, audit::Actor};
 
@@ -127,15 +128,25 @@ impl AuthorizationServer {
         let Some(record) = record else {
             return Err(OAuthError::unknown_grant("unknown authorization code"));
         };
+        // RFC 8707 §2.2: the token request may name some of the resources
+        // the authorization did.
+        let audience = plan_resources(&requested_resources(params)?, &record.resources)?;
         let (response, tokens) = self.new_tokens(
-            client,
-            &record.family,
-            &record.subject,
-            &record.scopes,
-            &record.scopes,
+            Mint {
+                client,
+                family: &record.family,
+                subject: &record.subject,
+                access_scopes: &record.scopes,
+                family_scopes: &record.scopes,
+                audience: &audience,
+                family_resources: &record.resources,
+                family_expires_at: None,
+                handle: None,
+                with_refresh: client
+                    .grant_types
+                    .contains(super::GrantTypes::REFRESH_TOKEN),
+            },
             now,
-            None,
-            None,
         );
         let issued = AuditEventKind::TokensIssued {
             family: record.family.clone(),

@@ -49,6 +49,8 @@ pub(crate) fn client() -> OAuthClient {
         access_token_ttl: None,
         refresh_token_ttl: None,
         created_at: NOW,
+        grant_types: crate::oauth::GrantTypes::default(),
+        registration_digest: None,
     }
 }
 
@@ -66,6 +68,7 @@ pub(crate) fn code() -> AuthorizationCodeRecord {
         issued_at: NOW,
         expires_at: NOW + Duration::seconds(60),
         consumed_at: None,
+        resources: crate::oauth::Resources::none(),
     }
 }
 
@@ -82,6 +85,7 @@ pub(crate) fn access_token() -> AccessTokenRecord {
         issued_at: NOW,
         expires_at: NOW + Duration::hours(1),
         revoked_at: None,
+        audience: crate::oauth::Resources::none(),
     }
 }
 
@@ -101,5 +105,6 @@ pub(crate) fn refresh_token() -> RefreshTokenRecord {
         family_expires_at: NOW + Duration::days(90),
         rotated_at: None,
         revoked_at: None,
+        resources: crate::oauth::Resources::none(),
     }
 }

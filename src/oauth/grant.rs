@@ -9,7 +9,7 @@ use std::{fmt, sync::Arc};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::CodeChallenge;
+use super::{CodeChallenge, Resources};
 use crate::{
     Digest, Lookup, ScopeSet, StoreError, TenantId,
     ids::{ClientId, FamilyId},
@@ -42,6 +42,9 @@ pub struct AuthorizationCodeRecord {
     pub expires_at: OffsetDateTime,
     /// When it was exchanged (or first presented), if it was.
     pub consumed_at: Option<OffsetDateTime>,
+    /// The resources the authorization named (RFC 8707); the tokens issued
+    /// from the code may name some of them, or get all.
+    pub resources: Resources,
 }
 
 /// A stored access token (its digest, never the token).
@@ -65,6 +68,9 @@ pub struct AccessTokenRecord {
     pub expires_at: OffsetDateTime,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// The resources it is for (RFC 8707): a resource server that names
+    /// itself refuses a token bound to others. Empty: not bound.
+    pub audience: Resources,
 }
 
 /// An access token's principal: its user acts, through its client.
@@ -82,6 +88,9 @@ impl crate::principal::Verified for AccessTokenRecord {
         crate::AuthMethod::AccessToken {
             client_id: self.client_id.clone(),
         }
+    }
+    fn audience(&self) -> &[Arc<str>] {
+        self.audience.as_slice()
     }
 }
 
@@ -122,6 +131,9 @@ pub struct RefreshTokenRecord {
     pub rotated_at: Option<OffsetDateTime>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// The resources the family's grant allows (RFC 8707): a refresh may
+    /// ask for some of them, never others.
+    pub resources: Resources,
 }
 
 /// The result of [`GrantStore::consume_code`].
@@ -317,6 +329,24 @@ pub trait GrantStore: fmt::Debug + Send + Sync + 'static {
     /// were newly revoked (0 the second time).
     async fn revoke_family(&self, family: &FamilyId, at: OffsetDateTime)
     -> Result<u64, StoreError>;
+
+    /// The families of every token issued to client `client` of `tenant`
+    /// (access or refresh, live or not), in any order: what deleting a
+    /// client revokes. The default refuses, saying so.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure; by default, that it cannot list them.
+    async fn families_of_client(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<Vec<FamilyId>, StoreError> {
+        let _ = (tenant, client);
+        Err(StoreError::other(
+            "this grant store cannot find the tokens of a client",
+        ))
+    }
 
     /// Revokes one access token (`revoked_at = at`) and nothing else.
     /// Returns whether it was newly revoked: `false` for an unknown or an

@@ -33,6 +33,7 @@ pub fn introspect_access(
         iat: Some(t.issued_at.unix_timestamp()),
         token_type: Some("Bearer"),
         iss: Some(issuer),
+        aud: (!t.audience.is_empty()).then(|| t.audience.clone()),
     }
 }
 
@@ -62,6 +63,7 @@ pub fn introspect_refresh(
         iat: Some(t.issued_at.unix_timestamp()),
         // Refresh tokens have no RFC 6749 §7.1 token type.
         token_type: None,
+        aud: (!t.resources.is_empty()).then(|| t.resources.clone()),
         iss: Some(issuer),
     }
 }

@@ -1,6 +1,6 @@
 //! Authorization server metadata (RFC 8414).
 
-use super::{AuthorizationServer, AuthorizationServerConfig, ServerMetadata};
+use super::{AuthorizationServer, AuthorizationServerConfig, RegistrationPolicy, ServerMetadata};
 use crate::TenantId;
 
 impl AuthorizationServer {
@@ -26,10 +26,12 @@ pub fn server_metadata(config: &AuthorizationServerConfig, tenant: &TenantId) ->
         token_endpoint: format!("{base}{}", e.token),
         revocation_endpoint: format!("{base}{}", e.revoke),
         introspection_endpoint: format!("{base}{}", e.introspect),
+        registration_endpoint: (config.registration_for(tenant) != RegistrationPolicy::Off)
+            .then(|| format!("{base}{}", e.register)),
         issuer,
         response_types_supported: vec!["code"],
         response_modes_supported: vec!["query"],
-        grant_types_supported: vec!["authorization_code", "refresh_token"],
+        grant_types_supported: vec!["authorization_code", "refresh_token", "client_credentials"],
         code_challenge_methods_supported: methods,
         token_endpoint_auth_methods_supported: vec![
             "client_secret_basic",

@@ -31,6 +31,7 @@ mod access;
 mod authorize;
 mod client;
 mod client_auth;
+mod client_credentials;
 mod clients;
 mod config;
 mod error;
@@ -38,12 +39,15 @@ mod exchange;
 #[cfg(test)]
 mod fixtures;
 mod grant;
+mod grant_types;
 mod introspect;
 mod issuer;
 mod metadata;
 mod params;
 mod pkce;
 mod refresh;
+mod registration;
+mod resource;
 mod revoke;
 mod server;
 mod token;
@@ -60,6 +64,7 @@ pub use client::{
 };
 pub use client_auth::check_client;
 pub(crate) use client_auth::presented_client_id;
+pub use client_credentials::plan_client_credentials_scopes;
 pub use clients::{ClientError, NewClient, RegisteredClient, plan_registration};
 pub use config::{
     AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL, MAX_REFRESH_REUSE_GRACE,
@@ -70,6 +75,7 @@ pub use grant::{
     AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, GrantStore, InsertTokens, NewTokens,
     RefreshTokenRecord, RotateRefresh,
 };
+pub use grant_types::{GrantTypes, UnknownGrantType};
 pub use introspect::{introspect_access, introspect_refresh, visible_to_client};
 pub use issuer::{InvalidIssuer, Issuer};
 pub use metadata::server_metadata;
@@ -80,6 +86,15 @@ pub use pkce::{
 };
 pub use refresh::{
     RefreshPlan, UnknownRefresh, forget_rotated_before, plan_refresh, plan_unknown_refresh,
+};
+pub use registration::{
+    ClientMetadata, ClientRegistration, REGISTER_SCOPE, REGISTRATION_TOKEN_PREFIX,
+    RegistrationPolicy, plan_dynamic_registration,
+};
+pub(crate) use resource::requested_resources;
+pub use resource::{
+    MAX_RESOURCE_LEN, MAX_RESOURCES, Resources, plan_new_resources, plan_resources,
+    validate_resource, validate_resource_template,
 };
 pub use revoke::{Presented, RevokePlan, plan_revoke};
 pub use server::{

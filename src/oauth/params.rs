@@ -99,10 +99,12 @@ impl<'a> Params<'a> {
         })
     }
 
-    /// The first repeated parameter name, if any.
+    /// The first repeated parameter name, if any, except `resource`: it
+    /// is the one parameter RFC 8707 §2 lets a request repeat.
     pub(crate) fn first_repeated(&self) -> Option<&str> {
         self.pairs.iter().enumerate().find_map(|(i, (k, v))| {
             (!v.is_empty()
+                && k != "resource"
                 && self.pairs[..i]
                     .iter()
                     .any(|(k2, v2)| k2 == k && !v2.is_empty()))

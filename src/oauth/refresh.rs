@@ -12,6 +12,7 @@ use time::{Duration, OffsetDateTime};
 use super::{
     AuthorizationServer, ClientId, FamilyId, InsertTokens, OAuthClient, OAuthError,
     REFRESH_TOKEN_PREFIX, RefreshTokenRecord, RotateRefresh, TokenResponse, params::Params,
+    plan_resources, requested_resources, server::Mint,
 };
 use crate::{
     AuditEvent, AuditEventKind, ScopeSet, StoreError, TenantId,
@@ -175,15 +176,23 @@ impl AuthorizationServer {
                     RefreshPlan::GraceReissue { access_scopes } => (access_scopes, true),
                     RefreshPlan::Rotate { access_scopes } => (access_scopes, false),
                 };
+            // RFC 8707 §2.2: a refresh may name some of the family's
+            // resources, never others.
+            let audience = plan_resources(&requested_resources(params)?, &record.resources)?;
             let (response, tokens) = self.new_tokens(
-                client,
-                &record.family,
-                &record.subject,
-                &access_scopes,
-                &record.scopes,
+                Mint {
+                    client,
+                    family: &record.family,
+                    subject: &record.subject,
+                    access_scopes: &access_scopes,
+                    family_scopes: &record.scopes,
+                    audience: &audience,
+                    family_resources: &record.resources,
+                    family_expires_at: Some(record.family_expires_at),
+                    handle: Some((handle, record.handle)),
+                    with_refresh: true,
+                },
                 now,
-                Some(record.family_expires_at),
-                Some((handle, record.handle)),
             );
             // The family and subject are all the audit event needs of the
             // old token from here on.

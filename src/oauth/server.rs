@@ -8,15 +8,36 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::{
-    AccessTokenRecord, AuthorizationServerConfig, ClientStore, FamilyId, GrantStore, Issuer,
-    NewTokens, OAuthClient, OAuthError, OAuthErrorCode, RefreshTokenRecord, TokenRequest,
-    TokenResponse, params::Params,
+    AccessTokenRecord, AuthorizationServerConfig, ClientStore, FamilyId, GrantStore, GrantTypes,
+    Issuer, NewTokens, OAuthClient, OAuthError, OAuthErrorCode, RefreshTokenRecord, Resources,
+    TokenRequest, TokenResponse, params::Params,
 };
 use crate::{
     AccessToken, AuditEvent, AuditSink, Clock, Digest, RefreshToken, ScopeSet, StoreError,
     SystemClock, TenantId,
     secret::{family_handle, random_token, random_token_in_family},
 };
+
+/// What a grant issues: whose tokens, which scopes and resources, for how
+/// long, and whether a refresh token (every grant but client credentials).
+pub(super) struct Mint<'a> {
+    pub(super) client: &'a OAuthClient,
+    pub(super) family: &'a FamilyId,
+    pub(super) subject: &'a Arc<str>,
+    /// The access token's scopes (the family's, or fewer).
+    pub(super) access_scopes: &'a ScopeSet,
+    /// The family's scopes (the refresh token keeps them).
+    pub(super) family_scopes: &'a ScopeSet,
+    /// The access token's resources (RFC 8707).
+    pub(super) audience: &'a Resources,
+    /// The family's resources (the refresh token keeps them).
+    pub(super) family_resources: &'a Resources,
+    /// The family's absolute end, when it has one already.
+    pub(super) family_expires_at: Option<OffsetDateTime>,
+    /// The presented refresh token's handle (and its digest), at a refresh.
+    pub(super) handle: Option<(&'a str, Option<Digest>)>,
+    pub(super) with_refresh: bool,
+}
 
 /// Prefix of access tokens.
 pub const ACCESS_TOKEN_PREFIX: &str = "pat_";
@@ -155,59 +176,55 @@ impl AuthorizationServer {
     ) -> Result<TokenResponse, OAuthError> {
         let params = Params::parse(request.body)?;
         let grant_type = params.require("grant_type")?;
-        if !matches!(grant_type, "authorization_code" | "refresh_token") {
-            return Err(OAuthError::new(
-                OAuthErrorCode::UnsupportedGrantType,
-                "supported grant types: authorization_code, refresh_token",
-            ));
-        }
+        let grant = match grant_type {
+            "authorization_code" => GrantTypes::AUTHORIZATION_CODE,
+            "refresh_token" => GrantTypes::REFRESH_TOKEN,
+            "client_credentials" => GrantTypes::CLIENT_CREDENTIALS,
+            _ => {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::UnsupportedGrantType,
+                    "supported grant types: authorization_code, refresh_token, client_credentials",
+                ));
+            }
+        };
         let client = self
             .authenticate_client(tenant, request.authorization, &params)
             .await?;
+        if !client.grant_types.contains(grant) {
+            return Err(OAuthError::unauthorized_client(
+                "this client is not registered for this grant type",
+            ));
+        }
         match grant_type {
             "authorization_code" => self.exchange_code(tenant, &client, &params).await,
-            _ => self.refresh(tenant, &client, &params).await,
+            "refresh_token" => self.refresh(tenant, &client, &params).await,
+            _ => self.client_credentials(tenant, &client, &params).await,
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // One call site per grant; a struct would only rename them.
+    /// The tokens of a grant: the response, and the records to store.
     pub(super) fn new_tokens(
         &self,
-        client: &OAuthClient,
-        family: &FamilyId,
-        subject: &Arc<str>,
-        access_scopes: &ScopeSet,
-        family_scopes: &ScopeSet,
+        mint: Mint<'_>,
         now: OffsetDateTime,
-        family_expires_at: Option<OffsetDateTime>,
-        handle: Option<(&str, Option<Digest>)>,
     ) -> (TokenResponse, NewTokens) {
+        let Mint {
+            client,
+            family,
+            subject,
+            access_scopes,
+            family_scopes,
+            audience,
+            family_resources,
+            family_expires_at,
+            handle,
+            with_refresh,
+        } = mint;
         let access_scopes = &access_scopes.interned_in(family_scopes);
         let access_ttl = client
             .access_token_ttl
             .unwrap_or(self.config.access_token_ttl);
-        let family_expires_at =
-            family_expires_at.unwrap_or(now.saturating_add(self.config.refresh_family_lifetime));
-        let refresh_ttl = client
-            .refresh_token_ttl
-            .unwrap_or(self.config.refresh_token_ttl);
-        let refresh_expires_at = now.saturating_add(refresh_ttl).min(family_expires_at);
         let access_token = AccessToken::new(random_token(ACCESS_TOKEN_PREFIX));
-        // The family's handle (a new family draws one), then the token's own
-        // secret.
-        let refresh_token = RefreshToken::new(random_token_in_family(
-            REFRESH_TOKEN_PREFIX,
-            handle.map(|(h, _)| h),
-        ));
-        // The presented token's record holds the handle's digest already,
-        // unless it predates handles or the hasher (pepper) changed since.
-        let handle_digest = match handle {
-            Some((_, Some(d))) if d.version() == self.config.hasher.version() => d,
-            _ => self.digest(family_handle(
-                refresh_token.expose_secret(),
-                REFRESH_TOKEN_PREFIX,
-            )),
-        };
         let access = AccessTokenRecord {
             digest: self.digest(access_token.expose_secret()),
             family: family.clone(),
@@ -218,33 +235,58 @@ impl AuthorizationServer {
             issued_at: now,
             expires_at: now.saturating_add(access_ttl),
             revoked_at: None,
+            audience: audience.clone(),
         };
-        let refresh = RefreshTokenRecord {
-            digest: self.digest(refresh_token.expose_secret()),
-            handle: Some(handle_digest),
-            family: family.clone(),
-            tenant: client.tenant.clone(),
-            client_id: client.id.clone(),
-            subject: Arc::clone(subject),
-            scopes: family_scopes.clone(),
-            issued_at: now,
-            expires_at: refresh_expires_at,
-            family_expires_at,
-            rotated_at: None,
-            revoked_at: None,
+        let (refresh_token, refresh) = if with_refresh {
+            let family_expires_at = family_expires_at
+                .unwrap_or(now.saturating_add(self.config.refresh_family_lifetime));
+            let refresh_ttl = client
+                .refresh_token_ttl
+                .unwrap_or(self.config.refresh_token_ttl);
+            let refresh_expires_at = now.saturating_add(refresh_ttl).min(family_expires_at);
+            // The family's handle (a new family draws one), then the token's
+            // own secret.
+            let refresh_token = RefreshToken::new(random_token_in_family(
+                REFRESH_TOKEN_PREFIX,
+                handle.map(|(h, _)| h),
+            ));
+            // The presented token's record holds the handle's digest
+            // already, unless it predates handles or the hasher (pepper)
+            // changed since.
+            let handle_digest = match handle {
+                Some((_, Some(d))) if d.version() == self.config.hasher.version() => d,
+                _ => self.digest(family_handle(
+                    refresh_token.expose_secret(),
+                    REFRESH_TOKEN_PREFIX,
+                )),
+            };
+            let refresh = RefreshTokenRecord {
+                digest: self.digest(refresh_token.expose_secret()),
+                handle: Some(handle_digest),
+                family: family.clone(),
+                tenant: client.tenant.clone(),
+                client_id: client.id.clone(),
+                subject: Arc::clone(subject),
+                scopes: family_scopes.clone(),
+                issued_at: now,
+                expires_at: refresh_expires_at,
+                family_expires_at,
+                rotated_at: None,
+                revoked_at: None,
+                resources: family_resources.clone(),
+            };
+            (Some(refresh_token), Some(refresh))
+        } else {
+            (None, None)
         };
         let response = TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: access_ttl.whole_seconds(),
-            refresh_token: Some(refresh_token),
+            refresh_token,
             scope: access_scopes.clone(),
         };
-        let tokens = NewTokens {
-            access,
-            refresh: Some(refresh),
-        };
-        (response, tokens)
+        (response, NewTokens { access, refresh })
     }
 
     /// Deletes codes and tokens that expired before now. Run it periodically.

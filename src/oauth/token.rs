@@ -105,6 +105,10 @@ pub struct Introspection {
     /// The issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The resources the token is for (RFC 7662 §2.2, RFC 8707): absent
+    /// for a token bound to none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<super::Resources>,
 }
 
 impl Introspection {
@@ -119,6 +123,7 @@ impl Introspection {
             iat: None,
             token_type: None,
             iss: None,
+            aud: None,
         }
     }
 }
@@ -133,6 +138,9 @@ pub struct ServerMetadata {
     pub token_endpoint: String,
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
+    /// RFC 7591 §3: present when the tenant allows dynamic registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
     pub response_types_supported: Vec<&'static str>,
     pub response_modes_supported: Vec<&'static str>,
     pub grant_types_supported: Vec<&'static str>,

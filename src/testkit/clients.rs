@@ -43,6 +43,10 @@ async fn checks<S: ClientStore + ?Sized>(store: &S) {
         access_token_ttl: Some(Duration::minutes(15)),
         refresh_token_ttl: Some(Duration::days(30)),
         created_at: at(1),
+        grant_types: crate::oauth::GrantTypes::default()
+            .with(crate::oauth::GrantTypes::CLIENT_CREDENTIALS),
+        // A client that registered itself (RFC 7591).
+        registration_digest: Some(digest()),
         ..public(&a)
     };
     let spa = public(&a);
@@ -120,6 +124,26 @@ async fn checks<S: ClientStore + ?Sized>(store: &S) {
         Some(&spa),
         "store conformance: another tenant's client of the same id must not replace this one"
     );
+
+    // Deletion (RFC 7592): this tenant's client only, once.
+    check!(
+        ok("ClientStore::delete", store.delete(&a, &spa.id).await),
+        "store conformance: ClientStore::delete of a client must say it deleted one"
+    );
+    check_eq!(
+        ok("ClientStore::get", store.get(&a, &spa.id).await),
+        None,
+        "store conformance: ClientStore::get after ClientStore::delete must be None"
+    );
+    check_eq!(
+        ok("ClientStore::get", store.get(&b, &spa.id).await).as_deref(),
+        Some(&elsewhere),
+        "store conformance: ClientStore::delete must not delete another tenant's client of the id"
+    );
+    check!(
+        !ok("ClientStore::delete", store.delete(&a, &spa.id).await),
+        "store conformance: ClientStore::delete of a deleted client must say it deleted none"
+    );
 }
 
 /// A public client with no secret and the server's default lifetimes.
@@ -136,5 +160,7 @@ fn public(tenant: &TenantId) -> OAuthClient {
         access_token_ttl: None,
         refresh_token_ttl: None,
         created_at: at(0),
+        grant_types: crate::oauth::GrantTypes::default(),
+        registration_digest: None,
     }
 }

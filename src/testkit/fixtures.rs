@@ -182,6 +182,7 @@ pub(super) fn code(
         issued_at: issued,
         expires_at: issued + Duration::seconds(60),
         consumed_at: None,
+        resources: crate::oauth::Resources::none(),
     }
 }
 
@@ -201,6 +202,7 @@ pub(super) fn access(
         issued_at: expires - Duration::hours(1),
         expires_at: expires,
         revoked_at: None,
+        audience: crate::oauth::Resources::none(),
     }
 }
 
@@ -223,6 +225,7 @@ pub(super) fn refresh(
         family_expires_at: expires + Duration::days(1),
         rotated_at: None,
         revoked_at: None,
+        resources: crate::oauth::Resources::none(),
     }
 }
 

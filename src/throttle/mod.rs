@@ -89,6 +89,14 @@ pub struct ThrottleConfig {
     pub max_entries: usize,
     /// The sign-in form's limits.
     pub sign_in: SignInLimits,
+    /// Dynamic client registrations (RFC 7591) allowed per client address
+    /// per [`registration_window`](Self::registration_window), successful
+    /// or not: registering is cheap for the caller and leaves a client
+    /// behind, so every attempt counts. Defaults to 10.
+    pub registrations_per_ip: u32,
+    /// The window of [`registrations_per_ip`](Self::registrations_per_ip).
+    /// Defaults to one hour.
+    pub registration_window: Duration,
 }
 
 impl Default for ThrottleConfig {
@@ -99,6 +107,8 @@ impl Default for ThrottleConfig {
             window: Duration::from_secs(60),
             max_entries: 100_000,
             sign_in: SignInLimits::default(),
+            registrations_per_ip: 10,
+            registration_window: Duration::from_secs(3600),
         }
     }
 }
@@ -114,6 +124,13 @@ impl ThrottleConfig {
     /// Sets the window of the per-address and per-credential limits.
     pub fn with_window(mut self, window: Duration) -> Self {
         self.window = window;
+        self
+    }
+
+    /// Sets the dynamic registrations allowed per address and window.
+    pub fn with_registrations(mut self, per_ip: u32, window: Duration) -> Self {
+        self.registrations_per_ip = per_ip;
+        self.registration_window = window;
         self
     }
 
@@ -194,6 +211,7 @@ pub(crate) enum Limit {
     SignInAddress,
     SignInAccount,
     SignInDevice,
+    Registration,
 }
 
 /// One counter: what a failure counts against, named by a key that holds no
@@ -222,6 +240,14 @@ impl Subject {
     pub(crate) fn client_from(client_id: &str, ip: Option<IpAddr>) -> Self {
         let from = ip.map(|ip| ip.to_string()).unwrap_or_default();
         Self::hashed(Limit::Credential, "client", &[client_id, &from])
+    }
+
+    /// Dynamic registrations from an address.
+    pub(crate) fn registration_from(ip: IpAddr) -> Self {
+        Self {
+            limit: Limit::Registration,
+            key: format!("register-ip:{ip}"),
+        }
     }
 
     /// Sign-in failures from an address.
@@ -352,6 +378,7 @@ impl Throttle {
             Limit::SignInAddress => (s.per_address, s.window),
             Limit::SignInAccount => (s.per_account, s.window),
             Limit::SignInDevice => (s.per_device, s.window),
+            Limit::Registration => (c.registrations_per_ip, c.registration_window),
         };
         (u64::from(n), window)
     }

@@ -64,6 +64,16 @@ impl Drop for Server {
     }
 }
 
+/// The example server of every framework this build has, each on its own
+/// ephemeral port.
+pub async fn servers() -> Vec<Server> {
+    let mut v = Vec::new();
+    for fw in frameworks() {
+        v.push(start(fw, TrustedProxies::none()).await);
+    }
+    v
+}
+
 /// Starts the example server of `framework` on an ephemeral port.
 pub async fn start(framework: Framework, proxies: TrustedProxies) -> Server {
     start_with(

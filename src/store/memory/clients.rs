@@ -60,4 +60,8 @@ impl ClientStore for MemoryClientStore {
             .map(|c| OAuthClient::clone(&c))
             .collect())
     }
+
+    async fn delete(&self, tenant: &TenantId, id: &ClientId) -> Result<bool, StoreError> {
+        Ok(self.clients.remove(&(tenant.clone(), id.clone())).is_some())
+    }
 }

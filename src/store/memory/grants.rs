@@ -7,9 +7,9 @@ use dashmap::DashMap;
 use time::OffsetDateTime;
 
 use crate::{
-    Digest, DigestHasherBuilder, Lookup, StoreError,
+    Digest, DigestHasherBuilder, Lookup, StoreError, TenantId,
     oauth::{
-        AccessTokenRecord, AuthorizationCodeRecord, ConsumeCode, FamilyId, GrantStore,
+        AccessTokenRecord, AuthorizationCodeRecord, ClientId, ConsumeCode, FamilyId, GrantStore,
         InsertTokens, NewTokens, RefreshTokenRecord, RotateRefresh,
     },
 };
@@ -302,6 +302,30 @@ impl GrantStore for MemoryGrantStore {
         Ok(n)
     }
 
+    async fn families_of_client(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<Vec<FamilyId>, StoreError> {
+        // A scan: deleting a client is rare, and every token map is read
+        // shard by shard without holding the others.
+        let mut families: Vec<FamilyId> = self
+            .access
+            .iter()
+            .filter(|t| t.tenant == *tenant && t.client_id == *client)
+            .map(|t| t.family.clone())
+            .chain(
+                self.refresh
+                    .iter()
+                    .filter(|t| t.tenant == *tenant && t.client_id == *client)
+                    .map(|t| t.family.clone()),
+            )
+            .collect();
+        families.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        families.dedup();
+        Ok(families)
+    }
+
     async fn revoke_access_token(
         &self,
         digest: &Digest,
@@ -416,6 +440,7 @@ mod tests {
                 issued_at: until - Duration::hours(1),
                 expires_at: until,
                 revoked_at: None,
+                audience: crate::oauth::Resources::none(),
             },
             refresh: Some(RefreshTokenRecord {
                 digest: digest(n + 1),
@@ -430,6 +455,7 @@ mod tests {
                 family_expires_at: until,
                 rotated_at: None,
                 revoked_at: None,
+                resources: crate::oauth::Resources::none(),
             }),
         }
     }

@@ -273,6 +273,7 @@ mod tests {
             issued_at: at,
             expires_at: at + time::Duration::hours(1),
             revoked_at: None,
+            audience: crate::oauth::Resources::none(),
         })
     }
 

@@ -34,10 +34,19 @@ pub(super) const TOUCH_API_KEY: &str = "UPDATE api_keys SET last_used_at = $2, l
 
 pub(super) const INSERT_CLIENT: &str = "INSERT INTO clients (id, tenant, name, kind, \
      secret_digest, secret_digest_version, redirect_uris, allowed_scopes, default_scopes, \
-     access_token_ttl_us, refresh_token_ttl_us, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-     $8, $9, $10, $11, $12)";
+     access_token_ttl_us, refresh_token_ttl_us, created_at, grant_types, registration_digest, \
+     registration_digest_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+     $14, $15)";
 
 pub(super) const CLIENT_BY_ID: &str = "SELECT * FROM clients WHERE tenant = $1 AND id = $2";
+
+/// `(tenant, id)`.
+pub(super) const DELETE_CLIENT: &str = "DELETE FROM clients WHERE tenant = $1 AND id = $2";
+
+/// `(tenant, client id)`: the families of the client's tokens.
+pub(super) const FAMILIES_OF_CLIENT: &str = "SELECT family FROM access_tokens WHERE tenant = $1 \
+     AND client_id = $2 UNION SELECT family FROM refresh_tokens WHERE tenant = $1 AND client_id = \
+     $2";
 
 pub(super) const CLIENTS_OF_TENANT: &str =
     "SELECT * FROM clients WHERE tenant = $1 ORDER BY created_at, id";
@@ -82,7 +91,8 @@ pub(super) const REVOKE_FAMILY_REFRESH: &str =
 
 pub(super) const INSERT_CODE: &str = "INSERT INTO codes (digest, digest_version, family, tenant, \
      client_id, redirect_uri, subject, scopes, challenge, challenge_method, issued_at, \
-     expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+     expires_at, consumed_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+     $12, $13, $14)";
 
 pub(super) const CODE_BY_DIGEST: &str =
     "SELECT * FROM codes WHERE digest = $1 AND digest_version = $2";
@@ -95,12 +105,12 @@ pub(super) const CONSUME_CODE: &str = "UPDATE codes SET consumed_at = $3 WHERE d
 
 pub(super) const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (digest, \
      digest_version, family, tenant, client_id, subject, scopes, issued_at, expires_at, \
-     revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     revoked_at, audience) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 pub(super) const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (digest, \
      digest_version, family, tenant, client_id, subject, scopes, issued_at, expires_at, \
-     family_expires_at, rotated_at, revoked_at, handle, handle_version) VALUES ($1, $2, $3, $4, \
-     $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+     family_expires_at, rotated_at, revoked_at, handle, handle_version, resources) VALUES ($1, \
+     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
 pub(super) const ACCESS_TOKEN_BY_DIGEST: &str =
     "SELECT * FROM access_tokens WHERE digest = $1 AND digest_version = $2";
@@ -128,21 +138,22 @@ pub(super) const ROTATE_REFRESH_TOKEN: &str = "UPDATE refresh_tokens SET rotated
 pub(super) const REVOKE_ACCESS_TOKEN: &str = "UPDATE access_tokens SET revoked_at = $3 WHERE \
      digest = $1 AND digest_version = $2 AND revoked_at IS NULL";
 
-// ----- PostgreSQL: one statement per operation (migration 0004) -----------
+// ----- PostgreSQL: one statement per operation (migrations 0004, 0006) ----
 
-/// `(code digest, version, at, access ×10, refresh ×14 or NULLs)`.
+/// `(code digest, version, at, access ×11, refresh ×15 or NULLs)`.
 pub(super) const CONSUME_CODE_FN: &str = "SELECT papyrus_consume_code($1, $2, $3, $4, $5, $6, \
      $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
-     $26, $27)";
+     $26, $27, $28, $29)";
 
-/// `(access ×10, refresh ×14 or NULLs)`.
+/// `(access ×11, refresh ×15 or NULLs)`.
 pub(super) const INSERT_TOKENS_FN: &str = "SELECT papyrus_insert_tokens($1, $2, $3, $4, $5, $6, \
-     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)";
+     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
+     $26)";
 
-/// `(old digest, version, at, forget_before, access ×10, refresh ×14 or NULLs)`.
+/// `(old digest, version, at, forget_before, access ×11, refresh ×15 or NULLs)`.
 pub(super) const ROTATE_REFRESH_FN: &str = "SELECT papyrus_rotate_refresh($1, $2, $3, $4, $5, \
      $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
-     $25, $26, $27, $28)";
+     $25, $26, $27, $28, $29, $30)";
 
 /// `(family, at)`: how many were revoked, and the access tokens' digests.
 pub(super) const REVOKE_FAMILY_FN: &str =

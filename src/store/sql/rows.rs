@@ -14,7 +14,7 @@ use crate::{
     api_key::{ApiKeyRecord, Environment, IpAllowlist, KeyId},
     oauth::{
         AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientKind, CodeChallenge,
-        CodeChallengeMethod, FamilyId, OAuthClient, RefreshTokenRecord,
+        CodeChallengeMethod, FamilyId, OAuthClient, RefreshTokenRecord, Resources,
     },
 };
 
@@ -214,6 +214,9 @@ pub(super) struct ClientRow {
     pub(super) access_token_ttl_us: Option<i64>,
     pub(super) refresh_token_ttl_us: Option<i64>,
     pub(super) created_at: i64,
+    pub(super) grant_types: String,
+    pub(super) registration_digest: Option<Vec<u8>>,
+    pub(super) registration_digest_version: Option<i16>,
 }
 
 fn kind_str(kind: ClientKind) -> &'static str {
@@ -238,6 +241,9 @@ impl ClientRow {
             access_token_ttl_us: c.access_token_ttl.map(duration_micros),
             refresh_token_ttl_us: c.refresh_token_ttl.map(duration_micros),
             created_at: micros(c.created_at),
+            grant_types: c.grant_types.to_string(),
+            registration_digest: c.registration_digest.as_ref().map(bytes),
+            registration_digest_version: c.registration_digest.as_ref().map(version),
         })
     }
 
@@ -264,6 +270,16 @@ impl ClientRow {
             access_token_ttl: self.access_token_ttl_us.map(Duration::microseconds),
             refresh_token_ttl: self.refresh_token_ttl_us.map(Duration::microseconds),
             created_at: time(self.created_at)?,
+            grant_types: self
+                .grant_types
+                .parse()
+                .map_err(|_| StoreError::corrupt("invalid stored grant types"))?,
+            registration_digest: match (self.registration_digest, self.registration_digest_version)
+            {
+                (Some(b), Some(v)) => Some(digest(b, v)?),
+                (None, None) => None,
+                _ => return Err(StoreError::corrupt("registration digest without version")),
+            },
         })
     }
 }
@@ -286,6 +302,7 @@ pub(super) struct CodeRow {
     pub(super) issued_at: i64,
     pub(super) expires_at: i64,
     pub(super) consumed_at: Option<i64>,
+    pub(super) resources: String,
 }
 
 impl CodeRow {
@@ -304,6 +321,7 @@ impl CodeRow {
             issued_at: micros(c.issued_at),
             expires_at: micros(c.expires_at),
             consumed_at: opt_micros(c.consumed_at),
+            resources: c.resources.to_string(),
         }
     }
 
@@ -326,6 +344,7 @@ impl CodeRow {
             issued_at: time(self.issued_at)?,
             expires_at: time(self.expires_at)?,
             consumed_at: opt_time(self.consumed_at)?,
+            resources: Resources::from_stored(&self.resources),
         })
     }
 }
@@ -343,6 +362,7 @@ pub(super) struct AccessTokenRow {
     pub(super) issued_at: i64,
     pub(super) expires_at: i64,
     pub(super) revoked_at: Option<i64>,
+    pub(super) audience: String,
 }
 
 impl AccessTokenRow {
@@ -358,6 +378,7 @@ impl AccessTokenRow {
             issued_at: micros(t.issued_at),
             expires_at: micros(t.expires_at),
             revoked_at: opt_micros(t.revoked_at),
+            audience: t.audience.to_string(),
         }
     }
 
@@ -372,6 +393,7 @@ impl AccessTokenRow {
             issued_at: time(self.issued_at)?,
             expires_at: time(self.expires_at)?,
             revoked_at: opt_time(self.revoked_at)?,
+            audience: Resources::from_stored(&self.audience),
         })
     }
 }
@@ -393,6 +415,7 @@ pub(super) struct RefreshTokenRow {
     pub(super) revoked_at: Option<i64>,
     pub(super) handle: Option<Vec<u8>>,
     pub(super) handle_version: Option<i16>,
+    pub(super) resources: String,
 }
 
 impl RefreshTokenRow {
@@ -412,6 +435,7 @@ impl RefreshTokenRow {
             revoked_at: opt_micros(t.revoked_at),
             handle: t.handle.as_ref().map(bytes),
             handle_version: t.handle.as_ref().map(version),
+            resources: t.resources.to_string(),
         }
     }
 
@@ -434,6 +458,7 @@ impl RefreshTokenRow {
             family_expires_at: time(self.family_expires_at)?,
             rotated_at: opt_time(self.rotated_at)?,
             revoked_at: opt_time(self.revoked_at)?,
+            resources: Resources::from_stored(&self.resources),
         })
     }
 }

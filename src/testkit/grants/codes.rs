@@ -109,7 +109,13 @@ pub(super) async fn near_digests<S: GrantStore + ?Sized>(store: &S) {
 pub(super) async fn round_trips<S: GrantStore + ?Sized>(store: &S) {
     let t = tenant("grants");
     let f = family();
-    let with_uri = code(&t, &f, at(0));
+    // With resources (RFC 8707), which read back as they went in.
+    let bound = crate::oauth::Resources::parse(["https://a.example/mcp", "https://b.example/api"])
+        .unwrap_or_default();
+    let with_uri = AuthorizationCodeRecord {
+        resources: bound.clone(),
+        ..code(&t, &f, at(0))
+    };
     let without_uri = AuthorizationCodeRecord {
         redirect_uri: None,
         ..code(&t, &f, at(1))
@@ -129,9 +135,13 @@ pub(super) async fn round_trips<S: GrantStore + ?Sized>(store: &S) {
     );
     check_eq!(find_code(store, &digest()).await, None);
 
-    let a = access(&t, &f, at(3600));
+    let a = AccessTokenRecord {
+        audience: bound.clone(),
+        ..access(&t, &f, at(3600))
+    };
     let r = RefreshTokenRecord {
         rotated_at: Some(at(5)),
+        resources: bound,
         ..refresh(&t, &f, at(86_400))
     };
     insert(store, tokens(&a, Some(&r))).await;

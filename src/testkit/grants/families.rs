@@ -189,3 +189,53 @@ pub(super) async fn revoke_access_token<S: GrantStore + ?Sized>(store: &S) {
     );
     insert(store, tokens(&access(&t, &f, at(3600)), None)).await;
 }
+
+/// The families of a client's tokens (what deleting the client revokes):
+/// those of its access and refresh tokens in its tenant, each once, and
+/// no other client's or tenant's.
+pub(super) async fn families_of_client<S: GrantStore + ?Sized>(store: &S) {
+    use super::super::fixtures::client_id;
+    use crate::oauth::{AccessTokenRecord, RefreshTokenRecord};
+    let (t, elsewhere) = (tenant("by-client"), tenant("by-client-other"));
+    let (mine, theirs) = (client_id(), client_id());
+    let (f1, f2, f3, f4) = (family(), family(), family(), family());
+    let a = |t: &crate::TenantId, c: &crate::oauth::ClientId, f: &crate::oauth::FamilyId| {
+        AccessTokenRecord {
+            client_id: c.clone(),
+            ..access(t, f, at(3600))
+        }
+    };
+    let r = |t: &crate::TenantId, c: &crate::oauth::ClientId, f: &crate::oauth::FamilyId| {
+        RefreshTokenRecord {
+            client_id: c.clone(),
+            ..refresh(t, f, at(86_400))
+        }
+    };
+    // Two families of the client (one with a refresh token), one of
+    // another client, one of the same client id in another tenant.
+    insert(store, tokens(&a(&t, &mine, &f1), Some(&r(&t, &mine, &f1)))).await;
+    insert(store, tokens(&a(&t, &mine, &f2), None)).await;
+    insert(store, tokens(&a(&t, &theirs, &f3), None)).await;
+    insert(store, tokens(&a(&elsewhere, &mine, &f4), None)).await;
+    let mut found = ok(
+        "GrantStore::families_of_client",
+        store.families_of_client(&t, &mine).await,
+    );
+    found.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    let mut expected = vec![f1, f2];
+    expected.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    check_eq!(
+        found,
+        expected,
+        "store conformance: GrantStore::families_of_client must list each family of the \
+         client's tokens in its tenant once, and no other"
+    );
+    check!(
+        ok(
+            "GrantStore::families_of_client",
+            store.families_of_client(&t, &client_id()).await
+        )
+        .is_empty(),
+        "store conformance: GrantStore::families_of_client of a client without tokens is empty"
+    );
+}

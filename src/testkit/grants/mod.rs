@@ -52,6 +52,9 @@ pub(in crate::testkit) async fn report<S: GrantStore + ?Sized>(store: Arc<S>) ->
     suite
         .run("revoke_access_token", families::revoke_access_token(s))
         .await;
+    suite
+        .run("families_of_client", families::families_of_client(s))
+        .await;
     suite.run("purge_expired", purge::purge_expired(s)).await;
     suite
         .run("consume_code_race", races::consume_code_race(store.clone()))

@@ -44,6 +44,17 @@ macro_rules! sql_client_store {
                     .map(ClientRow::into_record)
                     .collect()
             }
+
+            async fn delete(&self, tenant: &TenantId, id: &ClientId) -> Result<bool, StoreError> {
+                let deleted = sqlx::query(q::DELETE_CLIENT)
+                    .bind(tenant.as_str().to_owned())
+                    .bind(id.as_str().to_owned())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
+                Ok(deleted > 0)
+            }
         }
 
         // ----- signing keys --------------------------------------------

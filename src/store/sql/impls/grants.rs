@@ -250,6 +250,20 @@ macro_rules! sql_grant_store {
                 Ok(revoked)
             }
 
+            async fn families_of_client(
+                &self,
+                tenant: &TenantId,
+                client: &ClientId,
+            ) -> Result<Vec<FamilyId>, StoreError> {
+                let families: Vec<String> = sqlx::query_scalar::<Db, String>(q::FAMILIES_OF_CLIENT)
+                    .bind(tenant.as_str().to_owned())
+                    .bind(client.as_str().to_owned())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(families.iter().map(|f| FamilyId::from_stored(f)).collect())
+            }
+
             async fn revoke_access_token(
                 &self,
                 digest: &Digest,

@@ -40,6 +40,9 @@ macro_rules! sql_steps {
                 .bind(r.access_token_ttl_us)
                 .bind(r.refresh_token_ttl_us)
                 .bind(r.created_at)
+                .bind(r.grant_types)
+                .bind(r.registration_digest)
+                .bind(r.registration_digest_version)
         }
 
         fn bind_code(q: Query, r: CodeRow) -> Query {
@@ -56,6 +59,7 @@ macro_rules! sql_steps {
                 .bind(r.issued_at)
                 .bind(r.expires_at)
                 .bind(r.consumed_at)
+                .bind(r.resources)
         }
 
         fn bind_access(q: Query, r: AccessTokenRow) -> Query {
@@ -69,6 +73,7 @@ macro_rules! sql_steps {
                 .bind(r.issued_at)
                 .bind(r.expires_at)
                 .bind(r.revoked_at)
+                .bind(r.audience)
         }
 
         fn bind_refresh(q: Query, r: RefreshTokenRow) -> Query {
@@ -86,10 +91,11 @@ macro_rules! sql_steps {
                 .bind(r.revoked_at)
                 .bind(r.handle)
                 .bind(r.handle_version)
+                .bind(r.resources)
         }
 
         /// Binds new tokens as the PostgreSQL functions take them: the
-        /// access token's ten columns, then the refresh token's fourteen
+        /// access token's eleven columns, then the refresh token's fifteen
         /// (NULLs without one).
         fn bind_tokens(q: Query, tokens: &NewTokens) -> Query {
             let q = bind_access(q, AccessTokenRow::from_record(&tokens.access));
@@ -109,7 +115,8 @@ macro_rules! sql_steps {
                     .bind(None::<i64>)
                     .bind(None::<i64>)
                     .bind(None::<Vec<u8>>)
-                    .bind(None::<i16>),
+                    .bind(None::<i16>)
+                    .bind(None::<String>),
             }
         }
 
