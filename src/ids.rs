@@ -109,21 +109,62 @@ pub struct InvalidKeyId;
 id! {
     /// A client identifier, such as `cli_8Hq2…` or a chosen `your_client_id`.
     ///
-    /// 1 to 128 characters of `[A-Za-z0-9._~-]`. Not a secret. Unique within
-    /// its tenant: another tenant may have a client of the same id.
+    /// 1 to 128 characters of `[A-Za-z0-9._~-]`; or the `https` URL of a
+    /// Client ID Metadata Document (up to 512 characters of URL syntax, no
+    /// fragment: see [`ClientId::is_metadata_url`]). Not a secret. Unique
+    /// within its tenant: another tenant may have a client of the same id.
     ClientId, generated = ("cli_", 20),
     parse = |s| {
-        !s.is_empty()
+        let plain = !s.is_empty()
             && s.len() <= 128
             && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'));
+        plain || is_metadata_url(s)
     },
     error = InvalidClientId
 }
 
+/// The longest client id that is a metadata document's URL.
+pub const MAX_METADATA_URL_LEN: usize = 512;
+
+/// Whether `s` has the syntax of a Client ID Metadata Document URL: `https://`,
+/// a host, a path beyond `/`, URL characters only (RFC 3986, no fragment,
+/// no quote or bracket but an IPv6 literal's), no user information, no
+/// `.` or `..` segment.
+fn is_metadata_url(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return false;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    s.len() <= MAX_METADATA_URL_LEN
+        && !authority.is_empty()
+        && !authority.contains('@')
+        && path.len() > 1
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?[]@!$&+,;=%".contains(&b))
+        && !path
+            .split(['?'])
+            .next()
+            .unwrap_or_default()
+            .split('/')
+            .any(|seg| seg == "." || seg == "..")
+}
+
+impl ClientId {
+    /// Whether this id is the `https` URL of a Client ID Metadata Document
+    /// (draft-ietf-oauth-client-id-metadata-document): a client that
+    /// describes itself at that URL instead of being registered.
+    pub fn is_metadata_url(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+}
+
 /// The string is not a valid [`ClientId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("client id must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -")]
+#[error(
+    "client id must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -, or the https URL of a client \
+     metadata document"
+)]
 pub struct InvalidClientId;
 
 id! {
@@ -164,7 +205,23 @@ mod tests {
             assert_eq!(KeyId::parse(bad), Err(InvalidKeyId), "{bad}");
         }
         assert!(ClientId::parse("demo-spa.v2~x_y").is_ok());
-        for bad in ["", "a b", "é", &"a".repeat(129)] {
+        let url = ClientId::parse("https://agent.example/oauth/client.json").unwrap();
+        assert!(url.is_metadata_url());
+        assert!(!ClientId::parse("demo-spa").unwrap().is_metadata_url());
+        for bad in [
+            "",
+            "a b",
+            "é",
+            &"a".repeat(129),
+            "http://agent.example/client.json",
+            "https://agent.example",
+            "https://agent.example/",
+            "https://user@agent.example/c.json",
+            "https://agent.example/c.json#frag",
+            "https://agent.example/a/../c.json",
+            "https://agent.example/\"x\"",
+            &format!("https://agent.example/{}", "a".repeat(600)),
+        ] {
             assert_eq!(ClientId::parse(bad), Err(InvalidClientId), "{bad}");
         }
         assert!(serde_json::from_str::<KeyId>("\"nope\"").is_err());

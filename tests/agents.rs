@@ -639,6 +639,16 @@ async fn dynamic_registration_read_use_and_delete() {
         // The client works: code flow with PKCE, at its loopback redirect
         // URI on any port (RFC 8252 §7.3).
         let redirect = "http://127.0.0.1:51000/callback";
+        // But an invalid request is not sent to the redirect URI it chose
+        // itself (RFC 9700 §4.18): an error page.
+        let q = s.authorize_query(&[
+            ("client_id", &id),
+            ("redirect_uri", redirect),
+            ("scope", "analytics:read"),
+        ]);
+        let r = s.get(&format!("/oauth/authorize?{q}")).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.header("location").is_none());
         let q = s.authorize_query(&[
             ("client_id", &id),
             ("redirect_uri", redirect),
@@ -863,5 +873,170 @@ async fn gated_registration_needs_an_initial_access_token() {
             .await
             .status,
         404
+    );
+}
+
+/// Client ID Metadata Documents on both adapters: advertised, and a
+/// `client_id` URL whose host is private, loopback, link-local or a
+/// metadata service is refused before anything is sent to it (IP literals:
+/// no DNS query either).
+#[cfg(feature = "client-id-metadata")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_document_urls_to_forbidden_addresses_are_refused() {
+    for s in servers().await {
+        let m = s
+            .get("/.well-known/oauth-authorization-server")
+            .await
+            .json();
+        assert_eq!(m["client_id_metadata_document_supported"], true);
+        for url in [
+            "https://10.0.0.1/client.json",
+            "https://127.0.0.1/client.json",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/client.json",
+            "https://[fe80::1]/client.json",
+            "https://192.168.1.1:8443/client.json",
+        ] {
+            let q =
+                s.authorize_query(&[("client_id", url), ("redirect_uri", "https://x.example/cb")]);
+            let r = s.get(&format!("/oauth/authorize?{q}")).await;
+            assert_eq!(r.status, 400, "{url}: {}", r.body);
+            assert!(r.body.contains("forbidden address"), "{url}: {}", r.body);
+            let t = s
+                .post_form(
+                    "/oauth/token",
+                    &form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", "ac_x"),
+                        ("client_id", url),
+                        ("code_verifier", VERIFIER),
+                    ]),
+                    &[],
+                )
+                .await;
+            assert_error(&t, 401, "invalid_client");
+        }
+    }
+}
+
+/// A client named by its metadata document runs the code flow (in process;
+/// the document is served on loopback, which only the fetcher's dangerous
+/// option allows); a tenant whose policy is off does not know it; a
+/// document that names another client_id is refused.
+#[cfg(feature = "client-id-metadata")]
+#[tokio::test]
+async fn a_metadata_document_client_runs_the_code_flow() {
+    use papyrus_auth::oauth::{CodeChallenge, HttpsMetadataFetcher, MetadataDocuments};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("https://agent.test:{port}/client.json");
+    let wrong = format!("https://agent.test:{port}/wrong.json");
+    let docs = [
+        json!({
+            "client_id": url, "client_name": "Doc Agent",
+            "redirect_uris": ["http://127.0.0.1:33333/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        }),
+        json!({"client_id": "https://elsewhere.example/client.json", "redirect_uris": ["http://127.0.0.1:1/cb"]}),
+    ];
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let docs = docs.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let body = if request.starts_with("GET /client.json") {
+                    &docs[0]
+                } else {
+                    &docs[1]
+                }
+                .to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+
+    let mut fetcher =
+        HttpsMetadataFetcher::new().with_host("agent.test", vec!["127.0.0.1".parse().unwrap()]);
+    fetcher.dangerous().allow_loopback = true;
+    fetcher.dangerous().plain_http_to_loopback = true;
+    let audit = Arc::new(MemoryAuditLog::new());
+    let issuer = "https://{tenant}.papyrus.example";
+    let acme: TenantId = "acme".parse().unwrap();
+    let oauth = AuthorizationServer::new(
+        issuer.parse().unwrap(),
+        Arc::new(MemoryClientStore::new()),
+        Arc::new(MemoryGrantStore::new()),
+        audit.clone(),
+    )
+    .with_config(
+        AuthorizationServerConfig::new(issuer.parse().unwrap())
+            .with_known_scopes("documents:read".parse().unwrap())
+            .with_tenant_client_id_metadata(acme.clone(), true),
+    )
+    .with_metadata_documents(MetadataDocuments::new(Arc::new(fetcher)));
+    assert_eq!(
+        oauth.metadata(&acme).client_id_metadata_document_supported,
+        Some(true)
+    );
+    assert_eq!(
+        oauth
+            .metadata(&"globex".parse().unwrap())
+            .client_id_metadata_document_supported,
+        None
+    );
+
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let query = |client: &str| {
+        form(&[
+            ("response_type", "code"),
+            ("client_id", client),
+            ("redirect_uri", "http://127.0.0.1:40000/callback"),
+            ("scope", "documents:read"),
+            ("code_challenge", CodeChallenge::s256_of(verifier).as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+    };
+    let request = oauth.authorize(&acme, &query(&url)).await.unwrap();
+    assert_eq!(request.client.name, "Doc Agent");
+    assert_eq!(request.client.client_id.as_str(), url);
+    let location = oauth
+        .approve(&request, "user_alice", &request.scopes)
+        .await
+        .unwrap();
+    let code = location_params(&location)["code"].clone();
+    let body = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", "http://127.0.0.1:40000/callback"),
+        ("client_id", &url),
+        ("code_verifier", verifier),
+    ]);
+    let tokens = oauth
+        .token(&acme, &papyrus_auth::oauth::TokenRequest::new(None, &body))
+        .await
+        .unwrap();
+    assert!(tokens.refresh_token.is_some());
+
+    // Policy off in another tenant: no such client. A document naming
+    // another client_id: refused.
+    assert!(
+        oauth
+            .authorize(&"globex".parse().unwrap(), &query(&url))
+            .await
+            .is_err()
+    );
+    let refused = oauth.authorize(&acme, &query(&wrong)).await.unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("client_id is not its URL"),
+        "{refused:?}"
     );
 }

@@ -126,9 +126,14 @@ fn run_flow(e2e_dir: &Path, envs: &[(&str, String)]) -> FlowRun {
         }
         if started.elapsed() > FLOW_TIMEOUT {
             #[cfg(unix)]
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", child.id())])
-                .status();
+            // `--` first: procps `kill -KILL -<pgid>` without it may read the
+            // group id as an option and signal every process (-1).
+            let pgid = child.id();
+            if pgid > 1 {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pgid}")])
+                    .status();
+            }
             let _ = child.kill();
             let _ = child.wait();
             break None;

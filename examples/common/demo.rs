@@ -151,7 +151,7 @@ pub struct Demo {
 /// The tenant source of the OAuth endpoints, which browsers reach: a
 /// `*.localhost` label, else the header, else tenant `acme` for the hosts
 /// this server answers on (and no other: an unknown host names no tenant).
-fn oauth_tenant_source(base_url: &str, tenant: &TenantId) -> TenantSource {
+pub fn oauth_tenant_source(base_url: &str, tenant: &TenantId) -> TenantSource {
     let own = base_url
         .split_once("://")
         .map_or(base_url, |(_, rest)| rest)
@@ -175,6 +175,25 @@ fn oauth_tenant_source(base_url: &str, tenant: &TenantId) -> TenantSource {
     TenantSource::FirstOf(sources)
 }
 
+/// The fetcher of Client ID Metadata Documents. For end-to-end tests only,
+/// `PAPYRUS_DANGEROUS_METADATA_LOOPBACK_HOST=name` resolves `name` to
+/// 127.0.0.1 and fetches `https://name:port/…` over plain http (a test's
+/// document server has no certificate): it lets a client id reach this
+/// host's own services, so never set it elsewhere.
+#[cfg(feature = "client-id-metadata")]
+fn metadata_fetcher() -> papyrus_auth::oauth::HttpsMetadataFetcher {
+    let mut fetcher = papyrus_auth::oauth::HttpsMetadataFetcher::new();
+    if let Ok(host) = std::env::var("PAPYRUS_DANGEROUS_METADATA_LOOPBACK_HOST")
+        && !host.is_empty()
+    {
+        tracing::warn!(%host, "DANGEROUS: client metadata documents fetched from loopback over http");
+        fetcher = fetcher.with_host(&host, vec![std::net::IpAddr::from([127, 0, 0, 1])]);
+        fetcher.dangerous().allow_loopback = true;
+        fetcher.dangerous().plain_http_to_loopback = true;
+    }
+    fetcher
+}
+
 impl Demo {
     /// Builds the stores and services, and bootstraps tenant `acme`.
     pub async fn start(config: DemoConfig) -> Result<Self, Box<dyn Error + Send + Sync>> {
@@ -191,7 +210,10 @@ impl Demo {
             .with_resource(&format!("{}/mcp", config.base_url))?
             // Agents register themselves (RFC 7591): public clients with
             // https or loopback redirect URIs, so many per address per hour.
-            .with_registration(RegistrationPolicy::Open);
+            .with_registration(RegistrationPolicy::Open)
+            // Agents may also name themselves by the https URL of a Client
+            // ID Metadata Document (feature `client-id-metadata`).
+            .with_client_id_metadata(cfg!(feature = "client-id-metadata"));
         let oauth = AuthorizationServer::new(
             config.base_url.parse()?,
             stores.clients,
@@ -199,6 +221,10 @@ impl Demo {
             sink,
         )
         .with_config(oauth_config);
+        #[cfg(feature = "client-id-metadata")]
+        let oauth = oauth.with_metadata_documents(papyrus_auth::oauth::MetadataDocuments::new(
+            Arc::new(metadata_fetcher()),
+        ));
         let users = StaticUsers::new().with_user(&tenant, DEMO_USER.0, DEMO_USER.1, "user_alice");
         let http_config = HttpAuthConfig::default()
             .with_api_tenant(TenantSource::Header)

@@ -221,6 +221,12 @@ impl<'a> AuthorizationRequest<'a> {
     }
 }
 
+/// Whether `client` chose its own redirect URIs (dynamic registration or
+/// a metadata document).
+fn self_registered(client: &OAuthClient) -> bool {
+    client.registration_digest.is_some() || client.id.is_metadata_url()
+}
+
 /// Exact match, plus the RFC 8252 §7.3 any-port rule for loopback URIs of
 /// public (native) clients only.
 fn client_redirect_matches(client: &OAuthClient, uri: &str) -> bool {
@@ -366,12 +372,11 @@ impl AuthorizationServer {
     ) -> Result<ValidatedAuthorization, AuthorizeError> {
         let request = AuthorizationRequest::parse(query)?;
         let client = self
-            .clients
-            .get(tenant, request.client_id())
+            .find_client(tenant, request.client_id())
             .await
-            .map_err(|e| AuthorizeError::NoRedirect(e.into()))?;
+            .map_err(AuthorizeError::NoRedirect)?;
         let issuer = self.config.issuer_for(tenant);
-        request.validate(
+        let validated = request.validate(
             tenant,
             client.as_deref(),
             AuthorizePolicy {
@@ -380,7 +385,17 @@ impl AuthorizationServer {
                 resources: &self.config.resources_for(tenant),
                 allow_plain_pkce: self.config.dangerous_options().allow_plain_pkce,
             },
-        )
+        );
+        // RFC 9700 §4.18: a client that registered itself (or names itself
+        // by a metadata document) chose its redirect URIs without anyone's
+        // review; an invalid request is shown an error page instead of
+        // being sent there without the user's interaction.
+        match validated {
+            Err(AuthorizeError::Redirect(r)) if client.as_deref().is_some_and(self_registered) => {
+                Err(AuthorizeError::NoRedirect(r.error))
+            }
+            other => other,
+        }
     }
 
     /// Issues an authorization code for `subject`, who approved `approved`

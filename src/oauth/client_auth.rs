@@ -164,7 +164,7 @@ impl AuthorizationServer {
         params: &Params<'_>,
     ) -> Result<Arc<OAuthClient>, OAuthError> {
         let creds = client_credentials(authorization, params)?;
-        let client = self.clients.get(tenant, &creds.client_id).await?;
+        let client = self.find_client(tenant, &creds.client_id).await?;
         let outcome = check_client(
             client.as_deref(),
             tenant,

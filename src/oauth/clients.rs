@@ -174,6 +174,15 @@ pub fn plan_registration(
 ) -> Result<OAuthClient, ClientError> {
     let invalid = |s: &'static str| ClientError::Invalid(Cow::Borrowed(s));
     crate::names::check_display_name(&new.name).map_err(invalid)?;
+    if new
+        .client_id
+        .as_ref()
+        .is_some_and(ClientId::is_metadata_url)
+    {
+        return Err(invalid(
+            "a client id that is an https URL names a client metadata document; choose another",
+        ));
+    }
     let grants = new.grant_types;
     if grants.is_empty() {
         return Err(invalid("grant_types must name at least one grant"));

@@ -71,6 +71,14 @@ pub struct AuthorizationServerConfig {
     /// Per-tenant registration policies, overriding
     /// [`registration`](Self::registration).
     pub tenant_registration: HashMap<TenantId, RegistrationPolicy>,
+    /// Whether clients may be named by the `https` URL of a Client ID
+    /// Metadata Document (with a resolver set on the server:
+    /// [`AuthorizationServer::with_metadata_documents`](super::AuthorizationServer::with_metadata_documents)),
+    /// in every tenant that [`tenant_client_id_metadata`](Self::tenant_client_id_metadata)
+    /// does not name. Defaults to `false`.
+    pub client_id_metadata: bool,
+    /// Per-tenant overrides of [`client_id_metadata`](Self::client_id_metadata).
+    pub tenant_client_id_metadata: HashMap<TenantId, bool>,
     dangerous: DangerousOptions,
 }
 
@@ -130,6 +138,8 @@ impl AuthorizationServerConfig {
             resources: Vec::new(),
             registration: RegistrationPolicy::Off,
             tenant_registration: HashMap::new(),
+            client_id_metadata: false,
+            tenant_client_id_metadata: HashMap::new(),
             dangerous: DangerousOptions::default(),
         }
     }
@@ -175,6 +185,26 @@ impl AuthorizationServerConfig {
     ) -> Self {
         self.tenant_registration.insert(tenant, policy);
         self
+    }
+
+    /// Sets [`client_id_metadata`](Self::client_id_metadata) for every tenant.
+    pub fn with_client_id_metadata(mut self, accept: bool) -> Self {
+        self.client_id_metadata = accept;
+        self
+    }
+
+    /// Sets whether `tenant` accepts Client ID Metadata Documents.
+    pub fn with_tenant_client_id_metadata(mut self, tenant: TenantId, accept: bool) -> Self {
+        self.tenant_client_id_metadata.insert(tenant, accept);
+        self
+    }
+
+    /// Whether `tenant`'s policy accepts Client ID Metadata Documents.
+    pub fn client_id_metadata_for(&self, tenant: &TenantId) -> bool {
+        self.tenant_client_id_metadata
+            .get(tenant)
+            .copied()
+            .unwrap_or(self.client_id_metadata)
     }
 
     /// The registration policy of `tenant`.

@@ -7,7 +7,10 @@ impl AuthorizationServer {
     /// The server metadata of `tenant` (RFC 8414), served at
     /// `/.well-known/oauth-authorization-server`: [`server_metadata`].
     pub fn metadata(&self, tenant: &TenantId) -> ServerMetadata {
-        server_metadata(&self.config, tenant)
+        let mut metadata = server_metadata(&self.config, tenant);
+        metadata.client_id_metadata_document_supported =
+            self.accepts_metadata_documents(tenant).then_some(true);
+        metadata
     }
 }
 
@@ -28,6 +31,7 @@ pub fn server_metadata(config: &AuthorizationServerConfig, tenant: &TenantId) ->
         introspection_endpoint: format!("{base}{}", e.introspect),
         registration_endpoint: (config.registration_for(tenant) != RegistrationPolicy::Off)
             .then(|| format!("{base}{}", e.register)),
+        client_id_metadata_document_supported: None,
         issuer,
         response_types_supported: vec!["code"],
         response_modes_supported: vec!["query"],

@@ -43,6 +43,9 @@ mod grant_types;
 mod introspect;
 mod issuer;
 mod metadata;
+mod metadata_document;
+#[cfg(feature = "client-id-metadata")]
+mod metadata_fetch;
 mod params;
 mod pkce;
 mod refresh;
@@ -52,7 +55,7 @@ mod revoke;
 mod server;
 mod token;
 
-pub use crate::ids::{ClientId, FamilyId, InvalidClientId};
+pub use crate::ids::{ClientId, FamilyId, InvalidClientId, MAX_METADATA_URL_LEN};
 pub use access::verify_access_token;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, ErrorRedirect, ValidatedAuthorization, plan_approval,
@@ -79,6 +82,11 @@ pub use grant_types::{GrantTypes, UnknownGrantType};
 pub use introspect::{introspect_access, introspect_refresh, visible_to_client};
 pub use issuer::{InvalidIssuer, Issuer};
 pub use metadata::server_metadata;
+pub use metadata_document::{
+    ClientMetadataResolver, MetadataDocuments, MetadataFetchError, plan_metadata_client,
+};
+#[cfg(feature = "client-id-metadata")]
+pub use metadata_fetch::{DangerousFetchOptions, HttpsMetadataFetcher, is_forbidden_address};
 pub(crate) use params::Params;
 pub use params::{MAX_PARAM_LEN, MAX_PARAMS};
 pub use pkce::{

@@ -23,12 +23,18 @@ pub const MAX_RESOURCES: usize = 8;
 /// resource named": a token usable wherever the resource server accepts
 /// unbound tokens.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Resources(Arc<[Arc<str>]>);
+pub struct Resources(Option<Arc<[Arc<str>]>>);
 
 impl Resources {
     /// No resource.
     pub fn none() -> Self {
         Self::default()
+    }
+
+    /// `uris` (sorted, deduplicated); no allocation when there is none
+    /// (the common case on every grant).
+    fn of(uris: Vec<Arc<str>>) -> Self {
+        Self((!uris.is_empty()).then(|| uris.into()))
     }
 
     /// The set of `uris` (each checked by [`validate_resource`]).
@@ -51,7 +57,7 @@ impl Resources {
         }
         out.sort();
         out.dedup();
-        Ok(Self(out.into()))
+        Ok(Self::of(out))
     }
 
     /// URIs known to be valid (registered templates, filled in).
@@ -59,7 +65,7 @@ impl Resources {
         let mut out: Vec<Arc<str>> = uris.into_iter().map(Arc::from).collect();
         out.sort();
         out.dedup();
-        Self(out.into())
+        Self::of(out)
     }
 
     /// The stored form: the URIs separated by spaces (a URI has none).
@@ -71,37 +77,37 @@ impl Resources {
             .collect();
         out.sort();
         out.dedup();
-        Self(out.into())
+        Self::of(out)
     }
 
     /// Whether no resource is named.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// How many.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether `uri` is one of them.
     pub fn contains(&self, uri: &str) -> bool {
-        self.0.iter().any(|r| &**r == uri)
+        self.as_slice().iter().any(|r| &**r == uri)
     }
 
     /// Whether every one of `self` is in `other`.
     pub fn is_subset(&self, other: &Resources) -> bool {
-        self.0.iter().all(|r| other.contains(r))
+        self.as_slice().iter().all(|r| other.contains(r))
     }
 
     /// The URIs, shared.
     pub(crate) fn as_slice(&self) -> &[Arc<str>] {
-        &self.0
+        self.0.as_deref().unwrap_or(&[])
     }
 
     /// The URIs, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|r| &**r)
+        self.as_slice().iter().map(|r| &**r)
     }
 }
 

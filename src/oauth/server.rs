@@ -109,6 +109,8 @@ pub struct AuthorizationServer {
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
     pub(super) config: Arc<AuthorizationServerConfig>,
+    /// Client ID Metadata Documents, when the server accepts them.
+    metadata_documents: Option<Arc<super::MetadataDocuments>>,
 }
 
 impl AuthorizationServer {
@@ -126,7 +128,65 @@ impl AuthorizationServer {
             audit,
             clock: Arc::new(SystemClock),
             config: Arc::new(AuthorizationServerConfig::new(issuer)),
+            metadata_documents: None,
         }
+    }
+
+    /// Accepts clients whose id is the `https` URL of a Client ID Metadata
+    /// Document, fetched through `documents` (a cache over a
+    /// [`ClientMetadataResolver`](super::ClientMetadataResolver), such as
+    /// [`HttpsMetadataFetcher`](super::HttpsMetadataFetcher) with feature
+    /// `client-id-metadata`), in the tenants whose policy allows it
+    /// ([`AuthorizationServerConfig::with_client_id_metadata`]).
+    pub fn with_metadata_documents(mut self, documents: super::MetadataDocuments) -> Self {
+        self.metadata_documents = Some(Arc::new(documents));
+        self
+    }
+
+    /// Whether `tenant` accepts Client ID Metadata Documents now (its
+    /// policy allows them and a resolver is set).
+    pub fn accepts_metadata_documents(&self, tenant: &TenantId) -> bool {
+        self.metadata_documents.is_some() && self.config.client_id_metadata_for(tenant)
+    }
+
+    /// The client `id` of `tenant`: registered in the store, or, for an id
+    /// that is a metadata document's URL where the tenant accepts them, the
+    /// public client its document describes (`None`: no such client).
+    ///
+    /// # Errors
+    ///
+    /// `invalid_client` for a document that cannot be fetched or breaks
+    /// the rules ([`plan_metadata_client`](super::plan_metadata_client));
+    /// `temporarily_unavailable` when the store fails.
+    pub async fn find_client(
+        &self,
+        tenant: &TenantId,
+        id: &super::ClientId,
+    ) -> Result<Option<Arc<OAuthClient>>, OAuthError> {
+        if !id.is_metadata_url() {
+            return Ok(self.clients.get(tenant, id).await?);
+        }
+        let Some(documents) = self
+            .metadata_documents
+            .as_ref()
+            .filter(|_| self.config.client_id_metadata_for(tenant))
+        else {
+            return Ok(None);
+        };
+        let document = documents.document(id.as_str()).await.map_err(|e| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                std::borrow::Cow::Owned(e.to_string()),
+            )
+        })?;
+        let client = super::plan_metadata_client(
+            tenant,
+            id,
+            &document,
+            &self.config.known_scopes,
+            self.now(),
+        )?;
+        Ok(Some(Arc::new(client)))
     }
 
     /// The issuer (RFC 8414, RFC 9207).

@@ -141,6 +141,10 @@ pub struct ServerMetadata {
     /// RFC 7591 §3: present when the tenant allows dynamic registration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    /// draft-ietf-oauth-client-id-metadata-document: present (`true`) when
+    /// the tenant accepts Client ID Metadata Documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id_metadata_document_supported: Option<bool>,
     pub response_types_supported: Vec<&'static str>,
     pub response_modes_supported: Vec<&'static str>,
     pub grant_types_supported: Vec<&'static str>,
