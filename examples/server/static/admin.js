@@ -183,6 +183,27 @@ async function revokeKey(id) {
   await api('POST', `/admin/api-keys/${encodeURIComponent(id)}/revoke`, {});
 }
 
+// ---------------------------------------------------------------- clients
+
+async function loadClients() {
+  const { clients } = await api('GET', '/admin/clients');
+  $('clients-body').replaceChildren(
+    ...clients.map((c) => {
+      const tr = el('tr');
+      tr.append(
+        el('td', c.name),
+        el('td', c.client_id, 'mono'),
+        el('td', c.kind),
+        el('td', (c.grant_types || []).join(', ')),
+        el('td', c.dynamically_registered ? 'the client itself' : 'an administrator',
+          c.dynamically_registered ? 'warn' : ''),
+        timeCell(c.created_at),
+      );
+      return tr;
+    }),
+  );
+}
+
 // ---------------------------------------------------------------- audit
 
 async function loadAudit() {
@@ -194,7 +215,7 @@ async function loadAudit() {
       tr.append(
         timeCell(ev.at),
         el('td', ev.type, ev.type === 'key_rejected' ? 'warn' : ''),
-        el('td', ev.key_id || '—'),
+        el('td', ev.key_id || ev.client_id || '—'),
         el('td', ev.ip || '—'),
         el('td', reasonOf(ev)),
       );
@@ -213,6 +234,7 @@ function reasonOf(ev) {
 
 async function refreshAll() {
   await loadKeys();
+  await loadClients();
   await loadAudit();
 }
 
@@ -229,6 +251,7 @@ async function connect() {
   sessionStorage.setItem(STORAGE_KEY, adminKey);
   sessionStorage.setItem(TENANT_STORAGE_KEY, tenant);
   $('main').hidden = false;
+  await loadClients();
   await loadAudit();
 }
 
