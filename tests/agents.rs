@@ -1040,3 +1040,94 @@ async fn a_metadata_document_client_runs_the_code_flow() {
         "{refused:?}"
     );
 }
+
+/// A metadata document server on loopback: `/ok.json` a valid document,
+/// `/redirect.json` a redirect to a metadata service, `/large.json` 64 KiB,
+/// `/slow.json` answered after 4 s; its port.
+#[cfg(feature = "client-id-metadata")]
+async fn document_server() -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (status, headers, body) = match path.as_str() {
+                    "/ok.json" => (
+                        "200 OK",
+                        "Content-Type: application/json\r\n".to_owned(),
+                        json!({
+                            "client_id": format!("https://cimd.test:{port}/ok.json"),
+                            "client_name": "Documented agent",
+                            "redirect_uris": ["http://127.0.0.1:45000/callback"],
+                        })
+                        .to_string(),
+                    ),
+                    "/redirect.json" => (
+                        "302 Found",
+                        "Location: http://169.254.169.254/latest/meta-data\r\n".to_owned(),
+                        String::new(),
+                    ),
+                    "/large.json" => ("200 OK", String::new(), " ".repeat(64 * 1024)),
+                    "/slow.json" => {
+                        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+                        ("200 OK", String::new(), "{}".to_owned())
+                    }
+                    _ => ("404 Not Found", String::new(), String::new()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+/// On both adapters: a metadata document that redirects, is too large or
+/// too slow is refused with an error page naming why (the server reaches
+/// the test's loopback document server only through the dangerous option);
+/// a valid one shows its name on the consent page.
+#[cfg(feature = "client-id-metadata")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_documents_that_redirect_are_large_or_slow_are_refused() {
+    let port = document_server().await;
+    for fw in common::frameworks() {
+        let s = common::start_with(
+            fw,
+            common::StartOptions {
+                metadata_loopback_host: Some("cimd.test".to_owned()),
+                ..common::StartOptions::default()
+            },
+        )
+        .await;
+        let page = |path: &str| {
+            let url = format!("https://cimd.test:{port}{path}");
+            let q = s.authorize_query(&[
+                ("client_id", url.as_str()),
+                ("redirect_uri", "http://127.0.0.1:45000/callback"),
+                ("scope", "documents:read"),
+            ]);
+            format!("/oauth/authorize?{q}")
+        };
+        for (path, why) in [
+            ("/redirect.json", "redirects are not followed"),
+            ("/large.json", "larger than"),
+            ("/slow.json", "did not answer in time"),
+            ("/missing.json", "answered 404"),
+        ] {
+            let r = s.get(&page(path)).await;
+            assert_eq!(r.status, 400, "{fw:?} {path}: {}", r.body);
+            assert!(r.body.contains(why), "{fw:?} {path}: {}", r.body);
+        }
+        let ok = s.get(&page("/ok.json")).await;
+        assert_eq!(ok.status, 200, "{fw:?}: {}", ok.body);
+        assert!(ok.body.contains("Documented agent"), "{}", ok.body);
+    }
+}

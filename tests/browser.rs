@@ -185,6 +185,7 @@ async fn browser_oauth_login_and_admin_key_lifecycle() {
         redis_url: None,
         metrics: None,
         credential_cache: None,
+        dangerous_metadata_loopback_host: None,
     })
     .await
     .unwrap();

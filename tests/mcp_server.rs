@@ -35,6 +35,7 @@ async fn start() -> Running {
         redis_url: None,
         metrics: None,
         credential_cache: None,
+        dangerous_metadata_loopback_host: None,
     })
     .await
     .unwrap();

@@ -114,6 +114,12 @@ pub struct DemoConfig {
     pub metrics: Option<MetricsHandle>,
     /// The SQL stores' credential cache; `None` (the default) is off.
     pub credential_cache: Option<CacheConfig>,
+    /// For end-to-end tests only (`PAPYRUS_DANGEROUS_METADATA_LOOPBACK_HOST`):
+    /// a host name resolved to 127.0.0.1, whose `https://name:port/…` Client
+    /// ID Metadata Documents are fetched over plain http, with a 2 s limit.
+    /// It lets a client id reach this host's own services: never set it
+    /// elsewhere. Feature `client-id-metadata`.
+    pub dangerous_metadata_loopback_host: Option<String>,
 }
 
 /// The handle `/metrics` renders (feature `prometheus`).
@@ -175,19 +181,17 @@ pub fn oauth_tenant_source(base_url: &str, tenant: &TenantId) -> TenantSource {
     TenantSource::FirstOf(sources)
 }
 
-/// The fetcher of Client ID Metadata Documents. For end-to-end tests only,
-/// `PAPYRUS_DANGEROUS_METADATA_LOOPBACK_HOST=name` resolves `name` to
-/// 127.0.0.1 and fetches `https://name:port/…` over plain http (a test's
-/// document server has no certificate): it lets a client id reach this
-/// host's own services, so never set it elsewhere.
+/// The fetcher of Client ID Metadata Documents; with a
+/// [`DemoConfig::dangerous_metadata_loopback_host`] (end-to-end tests
+/// only), one that reaches that name on loopback over plain http.
 #[cfg(feature = "client-id-metadata")]
-fn metadata_fetcher() -> papyrus_auth::oauth::HttpsMetadataFetcher {
+fn metadata_fetcher(loopback_host: Option<&str>) -> papyrus_auth::oauth::HttpsMetadataFetcher {
     let mut fetcher = papyrus_auth::oauth::HttpsMetadataFetcher::new();
-    if let Ok(host) = std::env::var("PAPYRUS_DANGEROUS_METADATA_LOOPBACK_HOST")
-        && !host.is_empty()
-    {
+    if let Some(host) = loopback_host {
         tracing::warn!(%host, "DANGEROUS: client metadata documents fetched from loopback over http");
-        fetcher = fetcher.with_host(&host, vec![std::net::IpAddr::from([127, 0, 0, 1])]);
+        fetcher = fetcher
+            .with_host(host, vec![std::net::IpAddr::from([127, 0, 0, 1])])
+            .with_timeout(std::time::Duration::from_secs(2));
         fetcher.dangerous().allow_loopback = true;
         fetcher.dangerous().plain_http_to_loopback = true;
     }
@@ -222,9 +226,10 @@ impl Demo {
         )
         .with_config(oauth_config);
         #[cfg(feature = "client-id-metadata")]
-        let oauth = oauth.with_metadata_documents(papyrus_auth::oauth::MetadataDocuments::new(
-            Arc::new(metadata_fetcher()),
-        ));
+        let oauth =
+            oauth.with_metadata_documents(papyrus_auth::oauth::MetadataDocuments::new(Arc::new(
+                metadata_fetcher(config.dangerous_metadata_loopback_host.as_deref()),
+            )));
         let users = StaticUsers::new().with_user(&tenant, DEMO_USER.0, DEMO_USER.1, "user_alice");
         let http_config = HttpAuthConfig::default()
             .with_api_tenant(TenantSource::Header)
@@ -530,6 +535,11 @@ impl ServerEnv {
             redis_url: self.redis_url.clone(),
             metrics,
             credential_cache: self.credential_cache,
+            dangerous_metadata_loopback_host: std::env::var(
+                "PAPYRUS_DANGEROUS_METADATA_LOOPBACK_HOST",
+            )
+            .ok()
+            .filter(|h| !h.is_empty()),
         })
         .await
     }

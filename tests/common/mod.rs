@@ -92,12 +92,19 @@ pub struct StartOptions {
     pub proxies: TrustedProxies,
     /// The server's connection limits.
     pub limits: axum_app::ConnectionLimits,
+    /// A host name whose metadata documents the server fetches from
+    /// loopback over http (`DemoConfig::dangerous_metadata_loopback_host`).
+    pub metadata_loopback_host: Option<String>,
 }
 
 /// Starts the example server of `framework` on an ephemeral port, with
 /// in-memory stores.
 pub async fn start_with(framework: Framework, options: StartOptions) -> Server {
-    let StartOptions { proxies, limits } = options;
+    let StartOptions {
+        proxies,
+        limits,
+        metadata_loopback_host,
+    } = options;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -114,6 +121,7 @@ pub async fn start_with(framework: Framework, options: StartOptions) -> Server {
                 redis_url: None,
                 metrics: None,
                 credential_cache: None,
+                dangerous_metadata_loopback_host: metadata_loopback_host.clone(),
             })
             .await
             .unwrap();
@@ -142,6 +150,7 @@ pub async fn start_with(framework: Framework, options: StartOptions) -> Server {
                 redis_url: None,
                 metrics: None,
                 credential_cache: None,
+                dangerous_metadata_loopback_host: metadata_loopback_host.clone(),
             })
             .await
             .unwrap();
