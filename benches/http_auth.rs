@@ -7,6 +7,11 @@
 //!   accepted request takes: the throttle is never asked);
 //! * `http_auth/unknown_key`: a well-formed unknown key, its failure counted
 //!   in process (limits set high, so every request is answered 401);
+//! * `http_auth/valid_access_token`: an access token (client credentials,
+//!   bound to `…/mcp`) at a layer that names no resource;
+//! * `http_auth/valid_access_token_audience`: the same token at a layer
+//!   protecting `https://{tenant}.papyrus.example/mcp` (RFC 8707): what the
+//!   audience check adds;
 //! * `http_auth/unknown_key_redis` (feature `redis`, when a Redis answers at
 //!   `PAPYRUS_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379`): the same
 //!   failure counted in Redis, one script call per failure (the loopback
@@ -26,9 +31,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use papyrus_auth::{
     Actor, ApiKeys, Environment, KeyFormat, MemoryApiKeyStore, MemoryAuditLog, MemoryClientStore,
     MemoryGrantStore, NewApiKey, ScopeSet, TenantId,
-    http::{HttpAuth, HttpAuthConfig, HttpRequest, StaticUsers},
-    oauth::AuthorizationServer,
+    http::{HttpAuth, HttpAuthConfig, HttpRequest, ProtectedResource, StaticUsers},
+    oauth::{AuthorizationServer, AuthorizationServerConfig, NewClient, TokenRequest},
 };
+
+const MCP: &str = "https://{tenant}.papyrus.example/mcp";
 
 fn bench(c: &mut Criterion) {
     let audit = Arc::new(MemoryAuditLog::new());
@@ -40,6 +47,15 @@ fn bench(c: &mut Criterion) {
         Arc::new(MemoryClientStore::new()),
         Arc::new(MemoryGrantStore::new()),
         audit.clone(),
+    )
+    .with_config(
+        AuthorizationServerConfig::new(
+            "https://{tenant}.auth.example.com"
+                .parse()
+                .expect("an issuer"),
+        )
+        .with_resource(MCP)
+        .expect("a resource"),
     );
     let tenant: TenantId = "acme".parse().expect("tenant");
     let scopes: ScopeSet = "documents:read documents:write analytics:read"
@@ -61,6 +77,21 @@ fn bench(c: &mut Criterion) {
     .expect("create")
     .key;
     let unknown = KeyFormat::default().generate(Environment::Live);
+    let machine = block_on(oauth.register_client(
+        &tenant,
+        NewClient::machine("bench machine", scopes.clone()),
+        &Actor::System,
+    ))
+    .expect("a client");
+    let secret = machine.secret.expect("a secret");
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&resource=https%3A%2F%2Facme.papyrus.example%2Fmcp",
+        machine.client.client_id,
+        secret.expose_secret()
+    );
+    let token = block_on(oauth.token(&tenant, &TokenRequest::new(None, &body)))
+        .expect("a token")
+        .access_token;
     let config = throttle_config(HttpAuthConfig::default());
     let auth = HttpAuth::builder(keys)
         .oauth(oauth)
@@ -92,6 +123,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let r = block_on(auth.authenticate(black_box(&unknown_request), peer, &required));
             assert_eq!(r.as_ref().map_err(|e| e.status).expect_err("refused"), 401);
+            r
+        })
+    });
+    let token_request = request(token.expose_secret());
+    g.bench_function("valid_access_token", |b| {
+        b.iter(|| {
+            let r = block_on(auth.authenticate(black_box(&token_request), peer, &required));
+            assert!(r.is_ok());
+            r
+        })
+    });
+    let protected = auth.protecting(ProtectedResource::new(MCP).expect("a resource"));
+    g.bench_function("valid_access_token_audience", |b| {
+        b.iter(|| {
+            let r = block_on(protected.authenticate(black_box(&token_request), peer, &required));
+            assert!(r.is_ok());
             r
         })
     });

@@ -319,7 +319,7 @@ impl HttpAuth {
             None => self.inner.realm.clone(),
             Some(url) => Some(super::extract::ChallengeRealm {
                 realm: self.inner.realm.as_ref().and_then(|r| r.realm.clone()),
-                resource_metadata: Some(url.into()),
+                resource_metadata: Some(url),
             }),
         }
     }

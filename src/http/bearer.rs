@@ -122,6 +122,10 @@ impl HttpAuth {
         required: &ScopeSet,
     ) -> HttpAuthentication {
         let answer = self.authenticate_in_default_realm(headers, peer, required);
+        // An accepted request needs no challenge: nothing to compute.
+        if matches!(answer, Answer::Now(Ok(_))) {
+            return answer;
+        }
         let realm = &self.inner.config.realm;
         let metadata = self.resource_metadata_url(headers);
         if realm == super::DEFAULT_REALM && metadata.is_none() {
@@ -142,13 +146,16 @@ impl HttpAuth {
     /// The `resource_metadata` URL a challenge names (RFC 9728 §5.1), when
     /// a protected resource is configured and the request's tenant is
     /// known (or the resource is the same for every tenant).
-    pub(super) fn resource_metadata_url(&self, headers: &impl HeaderSource) -> Option<String> {
+    pub(super) fn resource_metadata_url(
+        &self,
+        headers: &impl HeaderSource,
+    ) -> Option<std::sync::Arc<str>> {
         let resource = self.inner.config.protected_resource.as_ref()?;
-        if !resource.per_tenant() {
-            return Some(resource.metadata_url_for_name(""));
+        if let Some(url) = resource.fixed_metadata_url() {
+            return Some(url);
         }
         let tenant = self.inner.config.api_tenant.resolve_name(headers).ok()?;
-        Some(resource.metadata_url_for_name(&tenant))
+        Some(resource.metadata_url_for_name(&tenant).into())
     }
 
     fn authenticate_in_default_realm(

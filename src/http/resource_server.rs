@@ -21,7 +21,7 @@ use std::{fmt, sync::Arc};
 use serde::Serialize;
 
 use crate::{
-    AuthMethod, Principal, ScopeSet, TenantId,
+    Principal, ScopeSet, TenantId,
     oauth::{OAuthError, validate_resource_template},
 };
 
@@ -52,6 +52,12 @@ pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProtectedResource {
     resource: Arc<str>,
+    /// The metadata URL when it is the same for every tenant (no
+    /// `{tenant}`): made once, shared by every challenge.
+    fixed_metadata_url: Option<Arc<str>>,
+    /// The template split at `{tenant}`, for the audience check of every
+    /// request.
+    parts: Arc<[Box<str>]>,
     authorization_servers: Vec<Arc<str>>,
     scopes_supported: ScopeSet,
     accept_unbound_tokens: bool,
@@ -77,8 +83,12 @@ impl ProtectedResource {
     /// `invalid_target`, saying why the URI is not a resource indicator.
     pub fn new(template: &str) -> Result<Self, OAuthError> {
         validate_resource_template(template)?;
+        let fixed_metadata_url =
+            (!template.contains(TENANT)).then(|| Arc::from(metadata_url(template).as_str()));
         Ok(Self {
             resource: Arc::from(template),
+            fixed_metadata_url,
+            parts: template.split(TENANT).map(Box::from).collect(),
             authorization_servers: Vec::new(),
             scopes_supported: ScopeSet::empty(),
             accept_unbound_tokens: false,
@@ -161,29 +171,33 @@ impl ProtectedResource {
     /// an API key always; an access token bound to this resource, or bound
     /// to none when unbound tokens are accepted.
     pub fn admits(&self, principal: &Principal, tenant: &str) -> bool {
-        if !matches!(principal.method(), AuthMethod::AccessToken { .. }) {
-            return true;
+        match principal.token_audience() {
+            None => true,
+            Some([]) => self.accept_unbound_tokens,
+            Some(audience) => audience
+                .iter()
+                .any(|uri| parts_match(self.parts.iter().map(|p| &**p), tenant, uri)),
         }
-        let mut audience = principal.audience().peekable();
-        if audience.peek().is_none() {
-            return self.accept_unbound_tokens;
-        }
-        audience.any(|uri| template_matches(&self.resource, tenant, uri))
     }
 
     /// The `resource_metadata` URL for the tenant named `tenant`.
     pub(super) fn metadata_url_for_name(&self, tenant: &str) -> String {
-        let resource = self.resource.replace(TENANT, tenant);
-        let path = path_of(&resource);
-        let origin = &resource[..resource.len() - path.len()];
-        let path = path.trim_end_matches('/');
-        format!("{origin}{PROTECTED_RESOURCE_METADATA_PATH}{path}")
+        metadata_url(&self.resource.replace(TENANT, tenant))
     }
 
-    /// Whether the resource differs by tenant.
-    pub(super) fn per_tenant(&self) -> bool {
-        self.resource.contains(TENANT)
+    /// The metadata URL when it is the same for every tenant.
+    pub(super) fn fixed_metadata_url(&self) -> Option<Arc<str>> {
+        self.fixed_metadata_url.clone()
     }
+}
+
+/// The metadata URL of `resource` (RFC 9728 §3.1): its origin, the
+/// well-known path, then its own path without a trailing `/`.
+fn metadata_url(resource: &str) -> String {
+    let path = path_of(resource);
+    let origin = &resource[..resource.len() - path.len()];
+    let path = path.trim_end_matches('/');
+    format!("{origin}{PROTECTED_RESOURCE_METADATA_PATH}{path}")
 }
 
 /// The path of an absolute URI (`scheme://authority/path`): from the first
@@ -201,9 +215,14 @@ fn path_of(uri: &str) -> &str {
 
 /// Whether `uri` is `template` with `{tenant}` replaced by `tenant`,
 /// without allocating.
+#[cfg(test)]
 fn template_matches(template: &str, tenant: &str, uri: &str) -> bool {
+    parts_match(template.split(TENANT), tenant, uri)
+}
+
+/// [`template_matches`] over the template already split at `{tenant}`.
+fn parts_match<'a>(mut parts: impl Iterator<Item = &'a str>, tenant: &str, uri: &str) -> bool {
     let mut rest = uri;
-    let mut parts = template.split(TENANT);
     let Some(first) = parts.next() else {
         return false;
     };

@@ -89,8 +89,8 @@ impl crate::principal::Verified for AccessTokenRecord {
             client_id: self.client_id.clone(),
         }
     }
-    fn audience(&self) -> &[Arc<str>] {
-        self.audience.as_slice()
+    fn audience(&self) -> Option<&[Arc<str>]> {
+        Some(self.audience.as_slice())
     }
 }
 
