@@ -313,41 +313,32 @@ async fn client_credentials_for_registered_machines_only() {
 
         // Registration rules: public clients may not; a machine needs no
         // redirect URI.
-        let bad = Response::read(
-            s.admin(Method::POST, "/admin/clients")
-                .json(&json!({
-                    "name": "public machine", "kind": "public", "redirect_uris": [],
-                    "allowed_scopes": "documents:read", "grant_types": ["client_credentials"],
-                }))
-                .send()
-                .await
-                .unwrap(),
+        let bad = admin_register(
+            &s,
+            json!({
+                "name": "public machine", "kind": "public", "redirect_uris": [],
+                "allowed_scopes": "documents:read", "grant_types": ["client_credentials"],
+            }),
         )
         .await;
         assert_eq!(bad.status, 400, "{}", bad.body);
-        let unknown = Response::read(
-            s.admin(Method::POST, "/admin/clients")
-                .json(&json!({
-                    "name": "m", "kind": "confidential", "redirect_uris": [],
-                    "allowed_scopes": "documents:read", "grant_types": ["password"],
-                }))
-                .send()
-                .await
-                .unwrap(),
+        let unknown = admin_register(
+            &s,
+            json!({
+                "name": "m", "kind": "confidential", "redirect_uris": [],
+                "allowed_scopes": "documents:read", "grant_types": ["password"],
+            }),
         )
         .await;
         assert_eq!(unknown.status, 400, "{}", unknown.body);
-        let r = Response::read(
-            s.admin(Method::POST, "/admin/clients")
-                .json(&json!({
-                    "name": "Nightly indexer", "kind": "confidential", "redirect_uris": [],
-                    "allowed_scopes": "documents:read analytics:read",
-                    "default_scopes": "documents:read",
-                    "grant_types": ["client_credentials"],
-                }))
-                .send()
-                .await
-                .unwrap(),
+        let r = admin_register(
+            &s,
+            json!({
+                "name": "Nightly indexer", "kind": "confidential", "redirect_uris": [],
+                "allowed_scopes": "documents:read analytics:read",
+                "default_scopes": "documents:read",
+                "grant_types": ["client_credentials"],
+            }),
         )
         .await;
         assert_eq!(r.status, 201, "{}", r.body);
@@ -539,6 +530,18 @@ async fn a_strict_resource_server_refuses_unbound_tokens() {
         .await
         .unwrap();
     assert!(call(key.key.expose_secret().to_owned()).await.is_ok());
+}
+
+/// `POST /admin/clients` with `body`, as the administrator.
+async fn admin_register(s: &Server, body: Value) -> Response {
+    Response::read(
+        s.admin(Method::POST, "/admin/clients")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 /// `POST /oauth/register` with `body` from `http` (a client bound to a

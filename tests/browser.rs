@@ -9,12 +9,13 @@
 #[path = "../examples/server/app.rs"]
 mod app;
 
+#[path = "support/node.rs"]
+mod node;
+
 use std::{
-    io::Read,
     path::{Path, PathBuf},
-    process::{Command, ExitStatus, Stdio},
-    thread,
-    time::{Duration, Instant},
+    process::{Command, Stdio},
+    time::Duration,
 };
 
 use app::demo::{Demo, DemoConfig, TENANT};
@@ -67,85 +68,6 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(not(unix))]
 fn is_executable(path: &Path) -> bool {
     path.is_file()
-}
-
-/// What the script did.
-struct FlowRun {
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl FlowRun {
-    fn report(&self) -> String {
-        let status = match self.status {
-            Some(s) => s.to_string(),
-            None => format!("killed after the {} s timeout", FLOW_TIMEOUT.as_secs()),
-        };
-        format!(
-            "node tests/e2e/flow.mjs: {status} ({:.1} s)\n--- stdout\n{}\n--- stderr\n{}",
-            self.elapsed.as_secs_f64(),
-            self.stdout.trim_end(),
-            self.stderr.trim_end()
-        )
-    }
-}
-
-/// Runs `node flow.mjs` with a deadline; on timeout kills it with all its
-/// children (Chromium), which share its process group.
-fn run_flow(e2e_dir: &Path, envs: &[(&str, String)]) -> FlowRun {
-    let started = Instant::now();
-    let mut command = Command::new("node");
-    command
-        .arg("flow.mjs")
-        .current_dir(e2e_dir)
-        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt as _;
-        command.process_group(0);
-    }
-    let mut child = command.spawn().expect("spawn node tests/e2e/flow.mjs");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break Some(status);
-        }
-        if started.elapsed() > FLOW_TIMEOUT {
-            #[cfg(unix)]
-            // `--` first: procps `kill -KILL -<pgid>` without it may read the
-            // group id as an option and signal every process (-1).
-            let pgid = child.id();
-            if pgid > 1 {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pgid}")])
-                    .status();
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(100));
-    };
-    FlowRun {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-        elapsed: started.elapsed(),
-    }
 }
 
 async fn admin_get(base_url: &str, admin_key: &str, path: &str) -> serde_json::Value {
@@ -207,14 +129,21 @@ async fn browser_oauth_login_and_admin_key_lifecycle() {
     std::fs::create_dir_all(&screenshot_dir).unwrap();
     let screenshot = screenshot_dir.join("admin.png");
     let _ = std::fs::remove_file(&screenshot); // never pass on an old picture
-    let envs = vec![
-        ("BASE_URL", base_url.clone()),
-        ("ADMIN_KEY", admin_key.clone()),
-        ("SCREENSHOT_DIR", screenshot_dir.display().to_string()),
-    ];
-    let run = tokio::task::spawn_blocking(move || run_flow(&e2e_dir, &envs))
-        .await
-        .unwrap();
+    let (base, key, shots) = (
+        base_url.clone(),
+        admin_key.clone(),
+        screenshot_dir.display().to_string(),
+    );
+    let run = tokio::task::spawn_blocking(move || {
+        let envs = [
+            ("BASE_URL", base.as_str()),
+            ("ADMIN_KEY", key.as_str()),
+            ("SCREENSHOT_DIR", shots.as_str()),
+        ];
+        node::run_node(&e2e_dir, "flow.mjs", &envs, FLOW_TIMEOUT)
+    })
+    .await
+    .unwrap();
     assert!(
         run.status.is_some_and(|s| s.success()),
         "the browser flow failed\n{}",

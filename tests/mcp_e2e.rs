@@ -17,10 +17,13 @@
 //! which makes a missing prerequisite a failure (as in `.ci/run`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on purpose.
 
+#[path = "support/node.rs"]
+mod node;
+
 use std::{
     io::{BufRead as _, BufReader, Read},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, Stdio},
     sync::mpsc,
     thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -117,22 +120,6 @@ fn newer_source(binary: &Path) -> Option<PathBuf> {
     .find_map(|p| walk(&root.join(p), built))
 }
 
-/// Kills the process group `leader` leads (each child runs in its own).
-///
-/// The `--` matters: without it procps-ng 4.0's `kill -KILL -10354` reads
-/// the group as options and calls `kill(-1, SIGKILL)`, which kills every
-/// process the user may signal.
-#[cfg(unix)]
-fn kill_group(leader: &Child) {
-    let id = leader.id();
-    if id > 1 {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{id}")])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// Kills what the test started and removes its files, also on panic.
 #[derive(Default)]
 struct Cleanup {
@@ -143,8 +130,7 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for child in &mut self.children {
-            #[cfg(unix)]
-            kill_group(child);
+            node::kill_group(child.id());
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -257,70 +243,6 @@ fn start_server(
     }
 }
 
-/// What the script did.
-struct FlowRun {
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl FlowRun {
-    fn report(&self) -> String {
-        let status = match self.status {
-            Some(s) => s.to_string(),
-            None => format!("killed after the {} s timeout", FLOW_TIMEOUT.as_secs()),
-        };
-        format!(
-            "node tests/e2e/mcp.mjs: {status} ({:.1} s)\n--- stdout\n{}\n--- stderr\n{}",
-            self.elapsed.as_secs_f64(),
-            self.stdout.trim_end(),
-            self.stderr.trim_end()
-        )
-    }
-}
-
-/// Runs `node mcp.mjs` with a deadline; on timeout kills its process group.
-fn run_flow(e2e_dir: &Path, mcp_url: &str) -> FlowRun {
-    let started = Instant::now();
-    let mut command = Command::new("node");
-    command
-        .arg("mcp.mjs")
-        .current_dir(e2e_dir)
-        .env("MCP_URL", mcp_url)
-        .env("CIMD_HOST", CIMD_HOST)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt as _;
-        command.process_group(0);
-    }
-    let mut child = command.spawn().expect("spawn node tests/e2e/mcp.mjs");
-    let stdout = drain(child.stdout.take().unwrap(), None);
-    let stderr = drain(child.stderr.take().unwrap(), None);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break Some(status);
-        }
-        if started.elapsed() > FLOW_TIMEOUT {
-            #[cfg(unix)]
-            kill_group(&child);
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    FlowRun {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-        elapsed: started.elapsed(),
-    }
-}
-
 #[test]
 fn mcp_sdk_discovers_registers_steps_up_and_refreshes() {
     let e2e_dir = crate_root().join("tests/e2e");
@@ -354,7 +276,12 @@ fn mcp_sdk_discovers_registers_steps_up_and_refreshes() {
     cleanup.dir = Some(dir.clone());
 
     let (mcp_url, server_stdout, server_stderr) = start_server(&binary, &dir, &mut cleanup);
-    let run = run_flow(&e2e_dir, &mcp_url);
+    let run = node::run_node(
+        &e2e_dir,
+        "mcp.mjs",
+        &[("MCP_URL", mcp_url.as_str()), ("CIMD_HOST", CIMD_HOST)],
+        FLOW_TIMEOUT,
+    );
     let ok = run.status.is_some_and(|s| s.success());
     // Stop the server to collect its output.
     drop(cleanup);

@@ -577,14 +577,17 @@ pub(super) fn is_form(req: &HttpRequest) -> bool {
         })
 }
 
+/// Whether the body is declared `application/json` (parameters ignored).
+pub(super) fn is_json(req: &HttpRequest) -> bool {
+    req.header("content-type")
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"))
+}
+
 pub(super) fn json_body<T: for<'de> Deserialize<'de>>(
     req: &HttpRequest,
 ) -> Result<T, HttpResponse> {
-    let is_json = req
-        .header("content-type")
-        .and_then(|c| c.split(';').next())
-        .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !is_json(req) {
         return Err(HttpResponse::json(
             415,
             &json!({"error": "unsupported_media_type", "error_description": "send the body as application/json"}),

@@ -126,21 +126,11 @@ impl HttpAuth {
         if matches!(answer, Answer::Now(Ok(_))) {
             return answer;
         }
-        let realm = &self.inner.config.realm;
-        let metadata = self.resource_metadata_url(headers);
-        if realm == super::DEFAULT_REALM && metadata.is_none() {
+        // The same challenge the extractors' rejections name.
+        let Some(challenge) = self.challenge_for(headers) else {
             return answer;
-        }
-        let realm = realm.clone();
-        answer.map(move |result| {
-            result.map_err(|response| {
-                let response = super::in_realm(response, &realm);
-                match &metadata {
-                    Some(url) => super::with_resource_metadata(response, url),
-                    None => response,
-                }
-            })
-        })
+        };
+        answer.map(move |result| result.map_err(|response| challenge.apply(response)))
     }
 
     /// The `resource_metadata` URL a challenge names (RFC 9728 §5.1), when

@@ -299,6 +299,19 @@ pub(crate) struct ChallengeRealm {
     pub(crate) resource_metadata: Option<Arc<str>>,
 }
 
+impl ChallengeRealm {
+    /// `response` with this realm and resource metadata in its challenge.
+    pub(crate) fn apply(&self, mut response: HttpResponse) -> HttpResponse {
+        if let Some(realm) = &self.realm {
+            response = super::in_realm(response, realm);
+        }
+        if let Some(url) = &self.resource_metadata {
+            response = super::with_resource_metadata(response, url);
+        }
+        response
+    }
+}
+
 impl AuthRejection {
     /// A rejection for `reason`.
     pub fn new(reason: Rejection) -> Self {
@@ -326,16 +339,11 @@ impl AuthRejection {
 
     /// The framework-neutral response (JSON body, `WWW-Authenticate`).
     pub fn response(&self) -> HttpResponse {
-        let mut response = rejection_response(&self.reason);
-        if let Some(challenge) = &self.challenge {
-            if let Some(realm) = &challenge.realm {
-                response = super::in_realm(response, realm);
-            }
-            if let Some(url) = &challenge.resource_metadata {
-                response = super::with_resource_metadata(response, url);
-            }
+        let response = rejection_response(&self.reason);
+        match &self.challenge {
+            Some(challenge) => challenge.apply(response),
+            None => response,
         }
-        response
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{
     HeaderSource, HttpRequest, HttpResponse,
-    auth::{HttpAuth, not_found},
+    auth::{HttpAuth, bearer_failure_subjects, is_json, not_found},
     oauth_error_response, too_many_requests_response,
 };
 use crate::{
@@ -50,11 +50,7 @@ impl HttpAuth {
             },
             _ => None,
         };
-        let is_json = req
-            .header("content-type")
-            .and_then(|c| c.split(';').next())
-            .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
+        if !is_json(req) {
             return oauth_error_response(&OAuthError::invalid_request(
                 "a registration is a JSON object (Content-Type: application/json)",
             ));
@@ -146,11 +142,8 @@ impl HttpAuth {
             Err(e) if e.code == OAuthErrorCode::InvalidToken => {
                 // A guess: counted like an unknown bearer credential.
                 let ip = self.client_ip(req, req.peer);
-                let subjects: Vec<Subject> = ip
-                    .map(Subject::address)
-                    .into_iter()
-                    .chain([Subject::credential("registration", token)])
-                    .collect();
+                let subjects = bearer_failure_subjects(&crate::Rejection::Unknown, ip, token)
+                    .unwrap_or_default();
                 match self.failed(&subjects, Some(&tenant), ip).await {
                     Some(refusal) => too_many_requests_response(refusal.retry_after),
                     None => invalid_token(),

@@ -25,8 +25,7 @@ use crate::{
     oauth::{OAuthError, validate_resource_template},
 };
 
-/// The placeholder replaced by the tenant id.
-const TENANT: &str = "{tenant}";
+use crate::oauth::{PLACEHOLDER, fill_tenant};
 
 /// The well-known path of protected-resource metadata (RFC 9728 §3).
 pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -84,11 +83,11 @@ impl ProtectedResource {
     pub fn new(template: &str) -> Result<Self, OAuthError> {
         validate_resource_template(template)?;
         let fixed_metadata_url =
-            (!template.contains(TENANT)).then(|| Arc::from(metadata_url(template).as_str()));
+            (!template.contains(PLACEHOLDER)).then(|| Arc::from(metadata_url(template).as_str()));
         Ok(Self {
             resource: Arc::from(template),
             fixed_metadata_url,
-            parts: template.split(TENANT).map(Box::from).collect(),
+            parts: template.split(PLACEHOLDER).map(Box::from).collect(),
             authorization_servers: Vec::new(),
             scopes_supported: ScopeSet::empty(),
             accept_unbound_tokens: false,
@@ -127,7 +126,7 @@ impl ProtectedResource {
 
     /// The resource URI of `tenant`.
     pub fn resource_for(&self, tenant: &TenantId) -> String {
-        self.resource.replace(TENANT, tenant.as_str())
+        fill_tenant(&self.resource, tenant.as_str())
     }
 
     /// The path `tenant`'s metadata is served at: the well-known prefix,
@@ -149,7 +148,7 @@ impl ProtectedResource {
         let mut authorization_servers: Vec<String> = self
             .authorization_servers
             .iter()
-            .map(|s| s.replace(TENANT, tenant.as_str()))
+            .map(|s| fill_tenant(s, tenant.as_str()))
             .collect();
         if authorization_servers.is_empty() {
             authorization_servers.extend(issuer);
@@ -182,7 +181,7 @@ impl ProtectedResource {
 
     /// The `resource_metadata` URL for the tenant named `tenant`.
     pub(super) fn metadata_url_for_name(&self, tenant: &str) -> String {
-        metadata_url(&self.resource.replace(TENANT, tenant))
+        metadata_url(&fill_tenant(&self.resource, tenant))
     }
 
     /// The metadata URL when it is the same for every tenant.
@@ -217,7 +216,7 @@ fn path_of(uri: &str) -> &str {
 /// without allocating.
 #[cfg(test)]
 fn template_matches(template: &str, tenant: &str, uri: &str) -> bool {
-    parts_match(template.split(TENANT), tenant, uri)
+    parts_match(template.split(PLACEHOLDER), tenant, uri)
 }
 
 /// [`template_matches`] over the template already split at `{tenant}`.

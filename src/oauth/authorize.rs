@@ -152,31 +152,13 @@ impl<'a> AuthorizationRequest<'a> {
                 )));
             }
         }
-        let scopes = match p.get("scope").map_err(redirect)? {
-            None => client.default_scopes.clone(),
-            Some(s) => ScopeSet::parse(s).map_err(|e| {
-                redirect(OAuthError::invalid_scope(Cow::Owned(format!("scope: {e}"))))
-            })?,
-        };
-        if scopes.is_empty() {
-            return Err(redirect(OAuthError::invalid_scope(
-                "no scope requested and the client has no default scope",
-            )));
-        }
-        if !policy.known_scopes.is_empty() && !policy.known_scopes.contains_all(&scopes) {
-            let unknown = policy.known_scopes.missing_from(&scopes);
-            return Err(redirect(OAuthError::invalid_scope(Cow::Owned(format!(
-                "unknown scope: {unknown}"
-            )))));
-        }
-        if !client.allowed_scopes.contains_all(&scopes) {
-            let not_allowed = client.allowed_scopes.missing_from(&scopes);
-            return Err(redirect(OAuthError::invalid_scope(Cow::Owned(format!(
-                "scope not allowed for this client: {not_allowed}"
-            )))));
-        }
         // Every record this grant leads to shares the client's scope strings.
-        let scopes = scopes.interned_in(&client.allowed_scopes);
+        let scopes = plan_requested_scopes(
+            p.get("scope").map_err(redirect)?,
+            client,
+            policy.known_scopes,
+        )
+        .map_err(redirect)?;
         // RFC 8707 §2: the resources the tokens are to be for, each
         // registered for the tenant.
         let resources = Resources::parse(p.all("resource"))
@@ -219,6 +201,45 @@ impl<'a> AuthorizationRequest<'a> {
             issuer: policy.issuer.to_owned(),
         })
     }
+}
+
+/// The scopes a request gets (an authorization request, a client
+/// credentials request): those it names (or the client's defaults), which
+/// must be non-empty, known and within the client's allowed scopes; they
+/// share the client's scope strings. Pure.
+///
+/// # Errors
+///
+/// `invalid_scope`, saying which rule the request breaks.
+pub fn plan_requested_scopes(
+    requested: Option<&str>,
+    client: &OAuthClient,
+    known: &ScopeSet,
+) -> Result<ScopeSet, OAuthError> {
+    let scopes = match requested {
+        None => client.default_scopes.clone(),
+        Some(s) => s
+            .parse::<ScopeSet>()
+            .map_err(|e| OAuthError::invalid_scope(Cow::Owned(format!("scope: {e}"))))?,
+    };
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "no scope requested and the client has no default scope",
+        ));
+    }
+    if !known.is_empty() && !known.contains_all(&scopes) {
+        return Err(OAuthError::invalid_scope(Cow::Owned(format!(
+            "unknown scope: {}",
+            known.missing_from(&scopes)
+        ))));
+    }
+    if !client.allowed_scopes.contains_all(&scopes) {
+        return Err(OAuthError::invalid_scope(Cow::Owned(format!(
+            "scope not allowed for this client: {}",
+            client.allowed_scopes.missing_from(&scopes)
+        ))));
+    }
+    Ok(scopes.interned_in(&client.allowed_scopes))
 }
 
 /// Whether `client` chose its own redirect URIs (dynamic registration or

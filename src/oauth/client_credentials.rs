@@ -1,51 +1,14 @@
 //! The client credentials grant (RFC 6749 §4.4): a confidential client
 //! acting for itself, machine to machine.
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
 use super::{
     AuthorizationServer, ClientKind, FamilyId, GrantTypes, InsertTokens, OAuthClient, OAuthError,
-    TokenResponse, params::Params, plan_new_resources, requested_resources, server::Mint,
+    TokenResponse, params::Params, plan_new_resources, plan_requested_scopes, requested_resources,
+    server::Mint,
 };
-use crate::{AuditEventKind, ScopeSet, TenantId, audit::Actor};
-
-/// The scopes a client credentials request gets: those it names (or the
-/// client's defaults), which must be non-empty, known and within the
-/// client's allowed scopes. Pure.
-///
-/// # Errors
-///
-/// `invalid_scope`, saying which rule the request breaks.
-pub fn plan_client_credentials_scopes(
-    requested: Option<&str>,
-    client: &OAuthClient,
-    known: &ScopeSet,
-) -> Result<ScopeSet, OAuthError> {
-    let scopes = match requested {
-        None => client.default_scopes.clone(),
-        Some(s) => s
-            .parse::<ScopeSet>()
-            .map_err(|e| OAuthError::invalid_scope(Cow::Owned(format!("scope: {e}"))))?,
-    };
-    if scopes.is_empty() {
-        return Err(OAuthError::invalid_scope(
-            "no scope requested and the client has no default scope",
-        ));
-    }
-    if !known.is_empty() && !known.contains_all(&scopes) {
-        return Err(OAuthError::invalid_scope(Cow::Owned(format!(
-            "unknown scope: {}",
-            known.missing_from(&scopes)
-        ))));
-    }
-    if !client.allowed_scopes.contains_all(&scopes) {
-        return Err(OAuthError::invalid_scope(Cow::Owned(format!(
-            "scope not allowed for this client: {}",
-            client.allowed_scopes.missing_from(&scopes)
-        ))));
-    }
-    Ok(scopes.interned_in(&client.allowed_scopes))
-}
+use crate::{AuditEventKind, TenantId, audit::Actor};
 
 impl AuthorizationServer {
     /// `grant_type=client_credentials`, for an authenticated client: an
@@ -64,11 +27,8 @@ impl AuthorizationServer {
                 "this client is not registered for the client_credentials grant",
             ));
         }
-        let scopes = plan_client_credentials_scopes(
-            params.get("scope")?,
-            client,
-            &self.config.known_scopes,
-        )?;
+        let scopes =
+            plan_requested_scopes(params.get("scope")?, client, &self.config.known_scopes)?;
         let audience = plan_new_resources(
             &requested_resources(params)?,
             &self.config.resources_for(tenant),
@@ -116,7 +76,10 @@ impl AuthorizationServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::{OAuthErrorCode, fixtures};
+    use crate::{
+        ScopeSet,
+        oauth::{OAuthErrorCode, fixtures},
+    };
 
     #[test]
     fn scopes_within_the_clients() {
@@ -127,20 +90,20 @@ mod tests {
         };
         let none = ScopeSet::empty();
         assert_eq!(
-            plan_client_credentials_scopes(None, &client, &none)
+            plan_requested_scopes(None, &client, &none)
                 .unwrap()
                 .to_string(),
             "documents:read"
         );
         assert_eq!(
-            plan_client_credentials_scopes(Some("analytics:read"), &client, &none)
+            plan_requested_scopes(Some("analytics:read"), &client, &none)
                 .unwrap()
                 .to_string(),
             "analytics:read"
         );
         for bad in ["documents:write", "", "a b\u{7f}"] {
             assert_eq!(
-                plan_client_credentials_scopes(Some(bad), &client, &none)
+                plan_requested_scopes(Some(bad), &client, &none)
                     .unwrap_err()
                     .code,
                 OAuthErrorCode::InvalidScope,
@@ -148,6 +111,6 @@ mod tests {
             );
         }
         let known: ScopeSet = "documents:read".parse().unwrap();
-        assert!(plan_client_credentials_scopes(Some("analytics:read"), &client, &known).is_err());
+        assert!(plan_requested_scopes(Some("analytics:read"), &client, &known).is_err());
     }
 }

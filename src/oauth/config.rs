@@ -7,9 +7,6 @@ use std::{collections::HashMap, sync::Arc};
 use super::{Issuer, OAuthError, RegistrationPolicy, Resources, validate_resource_template};
 use crate::{ScopeSet, SecretHasher, TenantId};
 
-/// The placeholder of a resource template.
-const TENANT: &str = "{tenant}";
-
 /// The longest an authorization code may live (RFC 6749 §4.1.2: "a maximum
 /// authorization code lifetime of 10 minutes is RECOMMENDED").
 pub const MAX_CODE_TTL: Duration = Duration::minutes(10);
@@ -224,7 +221,7 @@ impl AuthorizationServerConfig {
         Resources::from_trusted(
             self.resources
                 .iter()
-                .map(|t| t.replace(TENANT, tenant.as_str())),
+                .map(|t| super::issuer::fill_tenant(t, tenant.as_str())),
         )
     }
 

@@ -4,8 +4,24 @@ use std::{fmt, str::FromStr, sync::Arc};
 
 use crate::TenantId;
 
-/// The placeholder replaced by the tenant id.
-const PLACEHOLDER: &str = "{tenant}";
+/// The placeholder replaced by the tenant id, in issuers and resource
+/// templates alike.
+pub(crate) const PLACEHOLDER: &str = "{tenant}";
+
+/// `template` with every `{tenant}` replaced by `tenant`: `str::replace`,
+/// in one allocation when the placeholder appears once (it runs on every
+/// authorization request).
+pub(crate) fn fill_tenant(template: &str, tenant: &str) -> String {
+    let mut filled = String::with_capacity(template.len() + tenant.len());
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once(PLACEHOLDER) {
+        filled.push_str(before);
+        filled.push_str(tenant);
+        rest = after;
+    }
+    filled.push_str(rest);
+    filled
+}
 
 /// The authorization server's issuer identifier: the URL a client sees in
 /// `iss` (RFC 9207) and in the metadata (RFC 8414), with `{tenant}` where
@@ -107,18 +123,7 @@ impl Issuer {
 
     /// The issuer of `tenant`: `{tenant}` replaced by its id.
     pub fn for_tenant(&self, tenant: &TenantId) -> String {
-        // `str::replace`, in one allocation when the placeholder appears
-        // once (it runs on every authorization request).
-        let tenant = tenant.as_str();
-        let mut issuer = String::with_capacity(self.0.len() + tenant.len());
-        let mut rest: &str = &self.0;
-        while let Some((before, after)) = rest.split_once(PLACEHOLDER) {
-            issuer.push_str(before);
-            issuer.push_str(tenant);
-            rest = after;
-        }
-        issuer.push_str(rest);
-        issuer
+        fill_tenant(&self.0, tenant.as_str())
     }
 
     /// When the tenant is the first label of the issuer's host

@@ -134,24 +134,17 @@ pub fn plan_metadata_client(
             ));
         }
     }
-    let grant_types = match &doc.grant_types {
-        None => GrantTypes::AUTHORIZATION_CODE,
-        Some(names) => GrantTypes::from_names(names.iter().map(String::as_str))
-            .map_err(|e| invalid(Cow::Owned(e.to_string())))?,
-    };
+    let grant_types = super::registration::grant_and_response_types(
+        doc.grant_types.as_deref(),
+        doc.response_types.as_deref(),
+    )
+    .map_err(invalid)?;
     if grant_types.contains(GrantTypes::CLIENT_CREDENTIALS)
         || !grant_types.contains(GrantTypes::AUTHORIZATION_CODE)
     {
         return Err(invalid(
             "a metadata document client uses authorization_code (and refresh_token) only",
         ));
-    }
-    if doc
-        .response_types
-        .as_ref()
-        .is_some_and(|t| !t.iter().all(|t| t == "code"))
-    {
-        return Err(invalid("response_types must be [\"code\"]"));
     }
     if doc.redirect_uris.is_empty() || doc.redirect_uris.len() > super::MAX_REDIRECT_URIS {
         return Err(invalid(

@@ -59,6 +59,7 @@ pub use crate::ids::{ClientId, FamilyId, InvalidClientId, MAX_METADATA_URL_LEN};
 pub use access::verify_access_token;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, ErrorRedirect, ValidatedAuthorization, plan_approval,
+    plan_requested_scopes,
 };
 pub(crate) use client::is_uri_scheme;
 pub use client::{
@@ -67,7 +68,6 @@ pub use client::{
 };
 pub use client_auth::check_client;
 pub(crate) use client_auth::presented_client_id;
-pub use client_credentials::plan_client_credentials_scopes;
 pub use clients::{ClientError, NewClient, RegisteredClient, plan_registration};
 pub use config::{
     AuthorizationServerConfig, DangerousOptions, Endpoints, MAX_CODE_TTL, MAX_REFRESH_REUSE_GRACE,
@@ -81,6 +81,7 @@ pub use grant::{
 pub use grant_types::{GrantTypes, UnknownGrantType};
 pub use introspect::{introspect_access, introspect_refresh, visible_to_client};
 pub use issuer::{InvalidIssuer, Issuer};
+pub(crate) use issuer::{PLACEHOLDER, fill_tenant};
 pub use metadata::server_metadata;
 pub use metadata_document::{
     ClientMetadataResolver, MetadataDocuments, MetadataFetchError, plan_metadata_client,

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AuthorizationServer, ClientId, ClientKind, GrantTypes, NewClient, OAuthClient, OAuthError,
-    OAuthErrorCode, RegisteredClient, validate_redirect_uri,
+    AuthorizationServer, ClientId, ClientInfo, ClientKind, GrantTypes, NewClient, OAuthClient,
+    OAuthError, OAuthErrorCode, RegisteredClient, validate_redirect_uri,
 };
 use crate::{Digest, ScopeSet, TenantId, audit::Actor, secret::random_token};
 
@@ -76,6 +76,24 @@ fn redirect_error(description: impl Into<Cow<'static, str>>) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidRedirectUri, description)
 }
 
+/// The grants of client metadata (RFC 7591 §2, also a metadata
+/// document's): `grant_types` by name, `authorization_code` when absent;
+/// `response_types`, if given, `code` only. Else what is wrong.
+pub(super) fn grant_and_response_types(
+    grant_types: Option<&[String]>,
+    response_types: Option<&[String]>,
+) -> Result<GrantTypes, Cow<'static, str>> {
+    let grants = match grant_types {
+        None => GrantTypes::AUTHORIZATION_CODE,
+        Some(names) => GrantTypes::from_names(names.iter().map(String::as_str))
+            .map_err(|e| Cow::Owned(e.to_string()))?,
+    };
+    if response_types.is_some_and(|types| !types.iter().all(|t| t == "code")) {
+        return Err(Cow::Borrowed("response_types must be [\"code\"]"));
+    }
+    Ok(grants)
+}
+
 /// Whether `uri` is `https`, or `http` on a loopback IP literal.
 fn https_or_loopback(uri: &str) -> bool {
     let lower = uri
@@ -117,16 +135,11 @@ pub fn plan_dynamic_registration(
             "open registration is for public clients (token_endpoint_auth_method none)",
         ));
     }
-    let grant_types = match &metadata.grant_types {
-        None => GrantTypes::AUTHORIZATION_CODE,
-        Some(names) => GrantTypes::from_names(names.iter().map(String::as_str))
-            .map_err(|e| metadata_error(Cow::Owned(e.to_string())))?,
-    };
-    if let Some(types) = &metadata.response_types
-        && !types.iter().all(|t| t == "code")
-    {
-        return Err(metadata_error("response_types must be [\"code\"]"));
-    }
+    let grant_types = grant_and_response_types(
+        metadata.grant_types.as_deref(),
+        metadata.response_types.as_deref(),
+    )
+    .map_err(metadata_error)?;
     if metadata.redirect_uris.len() > super::MAX_REDIRECT_URIS {
         return Err(redirect_error("at most 16 redirect URIs"));
     }
@@ -201,9 +214,9 @@ pub struct ClientRegistration {
 }
 
 impl ClientRegistration {
-    fn of(client: &OAuthClient, registration_client_uri: String) -> Self {
+    fn of(client: &ClientInfo, registration_client_uri: String) -> Self {
         Self {
-            client_id: client.id.clone(),
+            client_id: client.client_id.clone(),
             client_secret: None,
             client_id_issued_at: client.created_at.unix_timestamp(),
             client_secret_expires_at: None,
@@ -275,13 +288,13 @@ impl AuthorizationServer {
                 super::ClientError::Store(_) => OAuthError::unavailable(),
                 other => metadata_error(Cow::Owned(other.to_string())),
             })?;
-        let client = self
-            .clients
-            .get(tenant, &registered.client.client_id)
-            .await?
-            .ok_or_else(OAuthError::unavailable)?;
-        let mut answer =
-            ClientRegistration::of(&client, self.registration_client_uri(tenant, &client.id));
+        // The registration answered as stored (`plan_registration`'s
+        // result), without reading it back.
+        let client = &registered.client;
+        let mut answer = ClientRegistration::of(
+            client,
+            self.registration_client_uri(tenant, &client.client_id),
+        );
         answer.registration_access_token = Some(token);
         if let Some(secret) = registered.secret {
             answer.client_secret = Some(secret.expose_secret().to_owned());
@@ -328,7 +341,7 @@ impl AuthorizationServer {
             .await?
             .ok_or_else(invalid_registration_token)?;
         Ok(ClientRegistration::of(
-            &client,
+            &client.info(),
             self.registration_client_uri(tenant, id),
         ))
     }

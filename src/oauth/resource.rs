@@ -31,9 +31,11 @@ impl Resources {
         Self::default()
     }
 
-    /// `uris` (sorted, deduplicated); no allocation when there is none
+    /// `uris`, sorted and deduplicated; no allocation when there is none
     /// (the common case on every grant).
-    fn of(uris: Vec<Arc<str>>) -> Self {
+    fn of(mut uris: Vec<Arc<str>>) -> Self {
+        uris.sort();
+        uris.dedup();
         Self((!uris.is_empty()).then(|| uris.into()))
     }
 
@@ -55,29 +57,22 @@ impl Resources {
                 return Err(OAuthError::invalid_target("too many resources"));
             }
         }
-        out.sort();
-        out.dedup();
         Ok(Self::of(out))
     }
 
     /// URIs known to be valid (registered templates, filled in).
     pub(crate) fn from_trusted(uris: impl IntoIterator<Item = String>) -> Self {
-        let mut out: Vec<Arc<str>> = uris.into_iter().map(Arc::from).collect();
-        out.sort();
-        out.dedup();
-        Self::of(out)
+        Self::of(uris.into_iter().map(Arc::from).collect())
     }
 
     /// The stored form: the URIs separated by spaces (a URI has none).
     pub(crate) fn from_stored(s: &str) -> Self {
-        let mut out: Vec<Arc<str>> = s
-            .split(' ')
-            .filter(|u| !u.is_empty())
-            .map(Arc::from)
-            .collect();
-        out.sort();
-        out.dedup();
-        Self::of(out)
+        Self::of(
+            s.split(' ')
+                .filter(|u| !u.is_empty())
+                .map(Arc::from)
+                .collect(),
+        )
     }
 
     /// Whether no resource is named.
@@ -187,8 +182,9 @@ pub fn validate_resource(uri: &str) -> Result<(), OAuthError> {
 ///
 /// `invalid_target`, saying why.
 pub fn validate_resource_template(template: &str) -> Result<(), OAuthError> {
-    validate_resource(&template.replace("{tenant}", "t"))?;
-    if template.replace("{tenant}", "").contains(['{', '}']) {
+    use super::issuer::{PLACEHOLDER, fill_tenant};
+    validate_resource(&fill_tenant(template, "t"))?;
+    if template.replace(PLACEHOLDER, "").contains(['{', '}']) {
         return Err(OAuthError::invalid_target(
             "a resource template may hold no brace but {tenant}",
         ));
